@@ -1,0 +1,109 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-bff",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "BFFRuntime", targets: ["BFFRuntime"]),
+        .executable(name: "mobile-bff", targets: ["mobile-bff"]),
+        .executable(name: "web-bff", targets: ["web-bff"]),
+        .executable(name: "partner-bff", targets: ["partner-bff"]),
+        .executable(name: "admin-bff", targets: ["admin-bff"]),
+        .executable(name: "bff", targets: ["bff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Spec model, YAML loading, validation and plan compilation. No networking.
+        .target(
+            name: "BFFSpec",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
+        // Server, middleware, fan-out engine, upstream transport, proxy.
+        .target(
+            name: "BFFRuntime",
+            dependencies: [
+                "BFFSpec",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // The four clients' Swift-declared endpoints and the shared executable entry point.
+        .target(
+            name: "BFFClients",
+            dependencies: [
+                "BFFRuntime", "BFFSpec",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Seeded demo backend services used by `bff demo`, the tests and the benchmark.
+        .target(
+            name: "BFFDemo",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(name: "mobile-bff", dependencies: ["BFFClients"], swiftSettings: upcoming),
+        .executableTarget(name: "web-bff", dependencies: ["BFFClients"], swiftSettings: upcoming),
+        .executableTarget(name: "partner-bff", dependencies: ["BFFClients"], swiftSettings: upcoming),
+        .executableTarget(name: "admin-bff", dependencies: ["BFFClients"], swiftSettings: upcoming),
+        .executableTarget(
+            name: "bff",
+            dependencies: [
+                "BFFClients", "BFFDemo", "BFFRuntime", "BFFSpec",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "BFFSpecTests",
+            dependencies: ["BFFSpec"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "BFFRuntimeTests",
+            dependencies: [
+                "BFFRuntime", "BFFSpec", "BFFClients", "BFFDemo",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+    ]
+)

@@ -1,0 +1,100 @@
+import BFFSpec
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Serves an aggregation: validates the request's inputs, runs the compiled plan, composes the body.
+struct AggregateEndpoint: EndpointHandler {
+    let plan: CompiledPlan
+    let executor: FanOutExecutor
+    let names: [String]
+
+    init(plan: CompiledPlan, executor: FanOutExecutor) {
+        self.plan = plan
+        self.executor = executor
+        names = plan.calls.map(\.name)
+    }
+
+    func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
+        let inputs = RequestInputs(
+            captures: captures,
+            query: RequestInputs.parseQuery(request.uri.query.map { Substring($0) }),
+            headers: request.headers,
+            requestID: context.requestID
+        )
+        do {
+            try plan.validate(inputs)
+        } catch {
+            throw Problem.badRequest(error.clientMessage)
+        }
+        let outcomes: [CallOutcome]
+        do {
+            outcomes = try await executor.execute(plan, inputs: inputs, eventLoop: context.eventLoop)
+        } catch {
+            context.record.note(route: plan.route.path, degradedCalls: error.outcomes.filter { !$0.1.succeeded }.map(\.0))
+            throw error.problem
+        }
+        context.record.note(route: plan.route.path, degradedCalls: zip(names, outcomes).filter { !$1.succeeded }.map(\.0))
+        let body = ResponseComposer.body(
+            names: names,
+            outcomes: outcomes,
+            shape: plan.output,
+            includeMeta: plan.includeMeta,
+            allocator: ByteBufferAllocator()
+        )
+        return AggregateResponse.make(body: body, names: names, outcomes: outcomes)
+    }
+}
+
+/// Headers every aggregated answer carries, success or not.
+enum AggregateResponse {
+    static func make(body: ByteBuffer, names: [String], outcomes: [CallOutcome]) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        headers.append(contentsOf: reportHeaders(names: names, outcomes: outcomes))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    static func reportHeaders(names: [String], outcomes: [CallOutcome]) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.bffDegraded] = ResponseComposer.isDegraded(outcomes) ? "true" : "false"
+        headers[.serverTiming] = ResponseComposer.serverTiming(names: names, outcomes: outcomes)
+        return headers
+    }
+}
+
+extension HTTPField.Name {
+    static let bffDegraded = Self("X-BFF-Degraded")!
+    static let serverTiming = Self("Server-Timing")!
+    static let requestID = Self("X-Request-ID")!
+}
+
+extension TemplateFillError {
+    /// What the client did wrong, naming the placeholder (never internal details).
+    var clientMessage: String {
+        switch self {
+        case .badInput(let variable, let reason): return "request value \(variable) \(reason)"
+        case .unresolvedDependency(let variable): return "value \(variable) is unavailable"
+        }
+    }
+}
+
+extension RequiredCallFailed {
+    /// 504 when the required call timed out, else 502; lists every call's status, like `_meta`.
+    var problem: Problem {
+        let timedOut = status == .timeout
+        var calls: [(String, JSONValue)] = []
+        for (name, outcome) in outcomes {
+            var entry: [(String, JSONValue)] = [("status", .string(outcome.status.rawValue))]
+            if let http = outcome.http { entry.append(("http", .number(Double(http)))) }
+            calls.append((name, .object(entry)))
+        }
+        return Problem(
+            timedOut ? .gatewayTimeout : .badGateway,
+            "required call '\(call)' \(timedOut ? "timed out" : "failed")",
+            extensions: [("calls", .object(calls))],
+            headers: AggregateResponse.reportHeaders(names: outcomes.map(\.0), outcomes: outcomes.map(\.1))
+        )
+    }
+}

@@ -1,0 +1,64 @@
+import BFFSpec
+import Foundation
+public import Hummingbird
+import NIOCore
+import Synchronization
+
+/// Writes one JSON line per request to standard output: time, request id, method, route, path,
+/// status, duration and the names of degraded calls.
+public struct AccessLogMiddleware: RouterMiddleware {
+    public typealias Context = BFFRequestContext
+
+    private let sink: AccessLogSink
+
+    public init(sink: AccessLogSink = .standardOutput) {
+        self.sink = sink
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = NIODeadline.now()
+        let response = try await next(request, context)
+        let milliseconds = Double((NIODeadline.now() - started).nanoseconds) / 1e6
+        var line: [(String, JSONValue)] = [
+            ("ts", .string(Date().formatted(.iso8601))),
+            ("request_id", .string(context.requestID)),
+            ("method", .string(request.method.rawValue)),
+            ("route", context.record.route.map(JSONValue.string) ?? .null),
+            ("path", .string(request.uri.path)),
+            ("status", .number(Double(response.status.code))),
+            ("ms", .number((milliseconds * 10).rounded() / 10)),
+        ]
+        let degraded = context.record.degradedCalls
+        if !degraded.isEmpty { line.append(("degraded", .array(degraded.map(JSONValue.string)))) }
+        var bytes: [UInt8] = []
+        JSONValue.object(line).write(to: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+        sink.write(bytes)
+        return response
+    }
+}
+
+/// Where access log lines go; a lock keeps concurrent lines whole.
+public final class AccessLogSink: Sendable {
+    private let lock = Mutex(())
+    private let descriptor: Int32
+
+    public init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    public static let standardOutput = AccessLogSink(descriptor: 1)
+
+    func write(_ bytes: [UInt8]) {
+        lock.withLock { _ in
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { return }
+                    offset += written
+                }
+            }
+        }
+    }
+}

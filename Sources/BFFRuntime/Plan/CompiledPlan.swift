@@ -1,0 +1,68 @@
+import BFFSpec
+import HTTPTypes
+import NIOHTTP1
+
+/// One call of a plan, ready to run: service resolved, templates compiled, edges as indices.
+struct CompiledCall: Sendable {
+    let index: Int
+    let name: String
+    let service: ServiceEndpoint
+    let target: CompiledTemplate
+    let headers: [(name: String, value: CompiledTemplate)]
+    let timeout: Duration
+    let required: Bool
+    let fallback: JSONValue?
+    /// Indices of the calls this one reads from.
+    let dependencies: [Int]
+    /// Indices of the calls that read from this one.
+    let dependents: [Int]
+    /// Whether this call's JSON must be parsed (read by another call, or shaped in the response).
+    let needsParsedBody: Bool
+}
+
+/// An aggregation compiled once at start-up from its spec: the DAG, the compiled templates and
+/// the response shape. Executing it never consults the spec again.
+struct CompiledPlan: Sendable {
+    let route: RoutePattern
+    let timeout: Duration
+    let calls: [CompiledCall]
+    let output: ResponseShape
+    let includeMeta: Bool
+    /// Calls with no dependencies: they start at once.
+    let roots: [Int]
+
+    init(route: RoutePattern, timeout: Duration, aggregate: AggregateSpec, services: [String: ServiceEndpoint]) {
+        self.route = route
+        self.timeout = timeout
+        includeMeta = aggregate.meta
+        let graph = CallGraph(calls: aggregate.calls)
+        let output = ResponseShape(aggregate: aggregate)
+        let shapedCalls = Set(output.fields.filter { !$0.isPassThrough }.map(\.callIndex))
+        calls = aggregate.calls.enumerated().map { index, call in
+            let service = services[call.service]!
+            return CompiledCall(
+                index: index,
+                name: call.name,
+                service: service,
+                target: CompiledTemplate(call.path),
+                headers: call.headers.map { ($0.name, CompiledTemplate($0.value)) },
+                timeout: call.timeout ?? service.timeout,
+                required: call.required,
+                fallback: call.fallback,
+                dependencies: graph.dependencies[index],
+                dependents: graph.dependents[index],
+                needsParsedBody: !graph.dependents[index].isEmpty || shapedCalls.contains(index)
+            )
+        }
+        roots = calls.filter { $0.dependencies.isEmpty }.map(\.index)
+        self.output = output
+    }
+
+    /// Refuses bad request input (missing values, dot segments) before any call starts.
+    func validate(_ inputs: RequestInputs) throws(TemplateFillError) {
+        for call in calls {
+            try call.target.validateRequestInputs(inputs, restCapture: route.restCapture)
+            for header in call.headers { try header.value.validateRequestInputs(inputs, restCapture: route.restCapture) }
+        }
+    }
+}

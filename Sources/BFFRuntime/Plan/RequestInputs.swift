@@ -1,0 +1,32 @@
+public import HTTPTypes
+
+/// The parts of a client request that templates may read: route captures, query and headers.
+///
+/// Captures and query values are percent-decoded once here; the plan re-encodes them for the
+/// place each one is substituted into.
+public struct RequestInputs: Sendable {
+    public var captures: [String: String]
+    public var query: [String: String]
+    public var headers: HTTPFields
+    public var requestID: String
+
+    public init(captures: [String: String] = [:], query: [String: String] = [:], headers: HTTPFields = [:], requestID: String = "") {
+        self.captures = captures
+        self.query = query
+        self.headers = headers
+        self.requestID = requestID
+    }
+
+    /// Parses a raw query string (`a=1&b=x%20y`); the first occurrence of a name wins.
+    static func parseQuery(_ raw: Substring?) -> [String: String] {
+        guard let raw, !raw.isEmpty else { return [:] }
+        var result: [String: String] = [:]
+        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentEncoding.decode(parts[0].replacing("+", with: " ")) ?? String(parts[0])
+            let value = parts.count > 1 ? (PercentEncoding.decode(parts[1].replacing("+", with: " ")) ?? String(parts[1])) : ""
+            if result[name] == nil { result[name] = value }
+        }
+        return result
+    }
+}

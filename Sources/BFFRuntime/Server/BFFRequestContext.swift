@@ -1,0 +1,43 @@
+public import Hummingbird
+public import NIOCore
+import Synchronization
+
+/// Per-request context: the connection's event loop (so upstream calls stay on it), the peer
+/// address, the request id, and the record the access log reads.
+public struct BFFRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let eventLoop: any EventLoop
+    public let remoteAddress: SocketAddress?
+    /// The request id: the client's `X-Request-ID` when well-formed, else generated.
+    public var requestID: String = ""
+    /// What the endpoint reports back to the access log.
+    public let record = RequestRecord()
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        eventLoop = source.channel.eventLoop
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// What an endpoint tells the access log about a request: its route and which calls degraded.
+public final class RequestRecord: Sendable {
+    private struct State {
+        var route: String?
+        var degradedCalls: [String] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var route: String? { state.withLock { $0.route } }
+    public var degradedCalls: [String] { state.withLock { $0.degradedCalls } }
+
+    func note(route: String, degradedCalls: [String] = []) {
+        state.withLock {
+            $0.route = route
+            $0.degradedCalls = degradedCalls
+        }
+    }
+}

@@ -1,0 +1,163 @@
+public import BFFSpec
+import Hummingbird
+import HummingbirdCore
+public import Logging
+import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import UnixSignals
+
+/// One BFF: a spec and its Swift endpoints compiled into a router, served by Hummingbird with
+/// upstream calls on the same event loops.
+///
+/// Everything is compiled in `init`, so a bad spec or Swift endpoint fails at start-up with
+/// file:line, never at request time.
+///
+/// ```swift
+/// let spec = try SpecLoader.load(file: "bff-specs/web.yaml")
+/// let server = try BFFServer(spec: spec, swiftEndpoints: WebEndpoints.all, options: .init(listen: spec.listen!))
+/// try await server.runUntilSignalled()
+/// ```
+public final class BFFServer: Service, Sendable {
+    public let spec: ClientSpec
+    public let options: ServerOptions
+    private let group: MultiThreadedEventLoopGroup
+    private let transport: UpstreamTransport
+    private let router: Router
+    private let readiness = Readiness()
+    private let logger: Logger
+    private let onListening: (@Sendable (Int) async -> Void)?
+
+    /// Compiles `spec` and `swiftEndpoints`.
+    /// - Parameter onListening: called with the bound port once the server accepts connections.
+    /// - Throws: ``SpecLoadError`` when a Swift endpoint is invalid or clashes with a spec route.
+    public init(
+        spec: ClientSpec,
+        swiftEndpoints: [SwiftEndpoint] = [],
+        options: ServerOptions,
+        logger: Logger? = nil,
+        onListening: (@Sendable (Int) async -> Void)? = nil
+    ) throws(SpecLoadError) {
+        self.spec = spec
+        self.options = options
+        self.logger = logger ?? Logger(label: "bff.\(spec.name)")
+        self.onListening = onListening
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
+        let transport = UpstreamTransport(group: group)
+        self.group = group
+        self.transport = transport
+        let services = spec.services.mapValues(ServiceEndpoint.init)
+        let runner = CallRunner(transport: transport)
+        let executor = FanOutExecutor(runner: runner)
+        var routes: [Router.Route] = spec.endpoints.map { endpoint in
+            switch endpoint.kind {
+            case .aggregate(let aggregate):
+                let plan = CompiledPlan(route: endpoint.route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
+                return Router.Route(pattern: endpoint.route, handler: AggregateEndpoint(plan: plan, executor: executor))
+            case .proxy(let proxy):
+                let service = services[proxy.service]!
+                return Router.Route(
+                    pattern: endpoint.route,
+                    handler: ProxyEndpoint(
+                        route: endpoint.route,
+                        service: service,
+                        target: CompiledTemplate(proxy.path),
+                        headTimeout: proxy.timeout ?? service.timeout,
+                        transport: transport
+                    )
+                )
+            }
+        }
+        var diagnostics: [SpecDiagnostic] = []
+        for endpoint in swiftEndpoints {
+            do {
+                let (route, aggregate) = try endpoint.spec()
+                let problems = SpecValidator.validate(aggregate, route: route, at: endpoint.location, services: spec.services)
+                    + routes.filter { $0.pattern.overlaps(route) }.map {
+                        SpecDiagnostic(endpoint.location, "Swift route \(route) clashes with \($0.pattern) in \(spec.file)", hint: "remove one of them")
+                    }
+                guard problems.isEmpty else {
+                    diagnostics += problems
+                    continue
+                }
+                let plan = CompiledPlan(route: route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
+                routes.append(Router.Route(pattern: route, handler: SwiftEndpointHandler(plan: plan, runner: runner, handler: endpoint.handler)))
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        guard diagnostics.isEmpty else {
+            try? group.syncShutdownGracefully()
+            throw SpecLoadError(diagnostics)
+        }
+        router = Router(routes: routes)
+    }
+
+    /// Every route this server answers, for `bff routes` and start-up logs.
+    public var routeDescriptions: [String] {
+        router.descriptions
+    }
+
+    /// Serves until graceful shutdown: then stops accepting, reports not-ready, and lets in-flight
+    /// requests finish (bounded by the service group's drain deadline).
+    public func run() async throws {
+        let executors = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), EventLoopExecutor(eventLoop: $0)) })
+        var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
+        if options.accessLog { middleware.append(AccessLogMiddleware()) }
+        middleware.append(ProblemMiddleware())
+        let responder = MiddlewareChain(middleware: middleware, responder: BFFResponder(router: router, readiness: readiness))
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(options.idleTimeout.nanosecondsValue))
+        let onListening = self.onListening
+        let logger = self.logger
+        let name = spec.name
+        let host = options.listen.host
+        let app = Application(
+            responder: responder,
+            server: HTTPServerBuilder { responder in
+                EventLoopPinnedHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: http1), executors: executors)
+            },
+            configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: nil, reuseAddress: true),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.notice("\(name)-bff listening on \(HostPort(host: host, port: port))")
+                await onListening?(port)
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger
+        )
+        try await withGracefulShutdownHandler {
+            try await app.run()
+        } onGracefulShutdown: {
+            self.readiness.startDraining()
+        }
+        await transport.shutdown()
+    }
+
+    /// Runs as the only service of a group that drains on SIGTERM or SIGINT, then exits.
+    public func runUntilSignalled() async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: self)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .nanoseconds(options.drainTimeout.nanosecondsValue)
+        try await ServiceGroup(configuration: configuration).run()
+        try await shutdownEventLoops()
+    }
+
+    /// Stops the event loops of a server that was never run (e.g. one built only to validate).
+    public func shutdownEventLoopsNow() throws {
+        try group.syncShutdownGracefully()
+    }
+
+    /// Stops the event loops; call once `run` has returned.
+    public func shutdownEventLoops() async throws {
+        try await group.shutdownGracefully()
+    }
+}
+
+extension Router {
+    var descriptions: [String] {
+        routesInOrder.map { "\($0.pattern.method) \($0.pattern.path)" }
+    }
+}

@@ -1,0 +1,31 @@
+public import BFFSpec
+import NIOCore
+
+/// How a BFF process runs: where it listens, how many event loops, how long it drains.
+public struct ServerOptions: Sendable {
+    public var listen: HostPort
+    /// Event loop threads; each handles its connections and their upstream calls end to end.
+    public var threads: Int
+    /// How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
+    public var drainTimeout: Duration
+    /// Idle keep-alive connections from clients are closed after this long.
+    public var idleTimeout: Duration
+    public var accessLog: Bool
+
+    /// One event loop per core this process may run on.
+    public static var defaultThreads: Int { System.coreCount }
+
+    public init(
+        listen: HostPort,
+        threads: Int = ServerOptions.defaultThreads,
+        drainTimeout: Duration = .seconds(10),
+        idleTimeout: Duration = .seconds(60),
+        accessLog: Bool = true
+    ) {
+        self.listen = listen
+        self.threads = max(1, threads)
+        self.drainTimeout = drainTimeout
+        self.idleTimeout = idleTimeout
+        self.accessLog = accessLog
+    }
+}

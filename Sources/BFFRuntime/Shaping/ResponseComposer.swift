@@ -1,0 +1,98 @@
+public import BFFSpec
+public import NIOCore
+
+extension ByteBuffer: JSONByteSink {
+    public mutating func writeJSONBytes(_ bytes: some Collection<UInt8>) { writeBytes(bytes) }
+    public mutating func writeJSONByte(_ byte: UInt8) { writeInteger(byte) }
+}
+
+/// Writes an aggregated response body: each section spliced or shaped, then `_meta`.
+///
+/// Sections that need no shaping are copied byte-for-byte from the service's (validated) answer,
+/// never parsed and re-serialised; keys come from the spec, so no service can overwrite another's.
+enum ResponseComposer {
+    static func body(
+        names: [String],
+        outcomes: [CallOutcome],
+        shape: ResponseShape,
+        includeMeta: Bool,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: outcomes.reduce(256) { $0 + ($1.body?.readableBytes ?? 16) })
+        buffer.writeStaticString("{")
+        for (i, field) in shape.fields.enumerated() {
+            if i > 0 { buffer.writeStaticString(",") }
+            JSONValue.writeString(field.key, to: &buffer)
+            buffer.writeStaticString(":")
+            let outcome = outcomes[field.callIndex]
+            if field.isPassThrough, outcome.succeeded, let body = outcome.body {
+                buffer.writeImmutableBuffer(body)
+            } else {
+                let value = outcome.value ?? outcome.body.flatMap(parse) ?? .null
+                ResponseShape.shape(value, path: field.path, fields: field.fields, limit: field.limit).write(to: &buffer)
+            }
+        }
+        if includeMeta {
+            if !shape.fields.isEmpty { buffer.writeStaticString(",") }
+            buffer.writeStaticString("\"_meta\":")
+            writeMeta(names: names, outcomes: outcomes, to: &buffer)
+        }
+        buffer.writeStaticString("}")
+        return buffer
+    }
+
+    /// `{"degraded":…,"calls":{"name":{"status":…,"ms":…,"http":…,"source":…}}}`
+    static func writeMeta(names: [String], outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"degraded\":")
+        buffer.writeString(isDegraded(outcomes) ? "true" : "false")
+        buffer.writeStaticString(",\"calls\":{")
+        for (i, outcome) in outcomes.enumerated() {
+            if i > 0 { buffer.writeStaticString(",") }
+            JSONValue.writeString(names[i], to: &buffer)
+            buffer.writeStaticString(":{\"status\":\"")
+            buffer.writeString(outcome.status.rawValue)
+            buffer.writeStaticString("\",\"ms\":")
+            buffer.writeString(formatMilliseconds(outcome.milliseconds))
+            if let http = outcome.http {
+                buffer.writeStaticString(",\"http\":")
+                buffer.writeString(String(http))
+            }
+            if outcome.source == .fallback {
+                buffer.writeStaticString(",\"source\":\"fallback\"")
+            }
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString("}}")
+    }
+
+    static func isDegraded(_ outcomes: [CallOutcome]) -> Bool {
+        outcomes.contains { !$0.succeeded }
+    }
+
+    /// `Server-Timing` with one entry per call: `user;dur=2.1;desc="ok"`.
+    static func serverTiming(names: [String], outcomes: [CallOutcome]) -> String {
+        var header = ""
+        for (i, outcome) in outcomes.enumerated() {
+            if i > 0 { header += ", " }
+            header += names[i]
+            header += ";dur="
+            header += formatMilliseconds(outcome.milliseconds)
+            header += ";desc=\""
+            header += outcome.status.rawValue
+            header += "\""
+        }
+        return header
+    }
+
+    /// Milliseconds with one decimal, or none when whole.
+    static func formatMilliseconds(_ ms: Double) -> String {
+        let tenths = (ms * 10).rounded()
+        let whole = Int(tenths / 10)
+        let fraction = Int(tenths) % 10
+        return fraction == 0 ? String(whole) : "\(whole).\(fraction)"
+    }
+
+    private static func parse(_ buffer: ByteBuffer) -> JSONValue? {
+        buffer.withUnsafeReadableBytes { try? JSONParser.parse($0) }
+    }
+}

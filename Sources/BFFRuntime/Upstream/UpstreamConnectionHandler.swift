@@ -1,0 +1,117 @@
+import NIOCore
+import NIOHTTP1
+
+/// Drives one keep-alive HTTP/1.1 connection to a service: one exchange at a time, then back to
+/// the pool when the response allowed keep-alive.
+///
+/// Also gates reads for streaming exchanges: while ``pauseReading`` is set, outbound `read`
+/// events are held, so a slow client slows the upstream instead of filling memory.
+/// Confined to its channel's event loop (`@unchecked Sendable` only to travel in futures completed there).
+final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var exchange: (any UpstreamExchange)?
+    private var keepAlive = true
+    private var context: ChannelHandlerContext?
+    private var heldRead = false
+    private let onReusable: (UpstreamConnectionHandler) -> Void
+    private let onClosed: (UpstreamConnectionHandler) -> Void
+
+    /// Whether reading from the socket is paused (streaming backpressure).
+    var pauseReading = false {
+        didSet {
+            if !pauseReading, heldRead, let context {
+                heldRead = false
+                context.read()
+            }
+        }
+    }
+
+    var channel: (any Channel)? { context?.channel }
+    var isIdle: Bool { exchange == nil && context?.channel.isActive == true }
+
+    init(onReusable: @escaping (UpstreamConnectionHandler) -> Void, onClosed: @escaping (UpstreamConnectionHandler) -> Void) {
+        self.onReusable = onReusable
+        self.onClosed = onClosed
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    /// Sends a request with no body (or an already complete one) on this connection.
+    func start(_ exchange: any UpstreamExchange, head: HTTPRequestHead, body: ByteBuffer? = nil) {
+        guard let context else {
+            exchange.fail(.connectionClosed(service: ""))
+            return
+        }
+        self.exchange = exchange
+        keepAlive = head.isKeepAlive
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Starts a request whose body follows in parts (see ``UpstreamConnectionHandler/writeBody(_:)``).
+    func startStreaming(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
+        self.exchange = exchange
+        keepAlive = head.isKeepAlive
+        context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func writeBody(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))))
+    }
+
+    func writeEnd() -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard head.status.code >= 200 else { return }  // 1xx interim responses carry nothing for us
+            keepAlive = keepAlive && head.isKeepAlive
+            exchange?.receiveHead(head)
+        case .body(let buffer):
+            exchange?.receiveBody(buffer)
+        case .end:
+            let finished = exchange
+            exchange = nil
+            if keepAlive && context.channel.isActive {
+                finished?.receiveEnd()
+                onReusable(self)
+            } else {
+                finished?.receiveEnd()
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if pauseReading {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let pending = exchange
+        exchange = nil
+        pending?.fail(.connectionClosed(service: ""))
+        onClosed(self)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let pending = exchange
+        exchange = nil
+        pending?.fail(error is HTTPParserError ? .malformedResponse(service: "") : .connectionClosed(service: ""))
+        context.close(promise: nil)
+    }
+}

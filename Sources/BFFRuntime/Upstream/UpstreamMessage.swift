@@ -1,0 +1,41 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// A request to a service, with its target (path and query) already encoded and validated.
+public struct UpstreamRequest: Sendable {
+    public var method: HTTPMethod
+    public var target: String
+    public var headers: HTTPHeaders
+
+    public init(method: HTTPMethod = .GET, target: String, headers: HTTPHeaders = [:]) {
+        self.method = method
+        self.target = target
+        self.headers = headers
+    }
+}
+
+/// A complete, buffered response from a service.
+public struct UpstreamResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public var isSuccess: Bool { (200..<300).contains(status.code) }
+}
+
+/// Headers that describe one hop, never copied from one connection to another (RFC 9110 7.6.1),
+/// plus framing headers the gateway always recomputes.
+enum HopByHop {
+    static let names: Set<String> = [
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-connection", "proxy-authenticate", "proxy-authorization", "content-length", "host",
+    ]
+
+    /// Removes hop-by-hop headers and every header that `Connection` names.
+    static func strip(_ headers: inout HTTPHeaders) {
+        let named = headers[canonicalForm: "connection"].map { $0.lowercased() }
+        headers.remove(name: "connection")
+        for name in named { headers.remove(name: String(name)) }
+        for name in names { headers.remove(name: name) }
+    }
+}

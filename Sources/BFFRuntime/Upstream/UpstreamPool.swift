@@ -1,0 +1,71 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Keep-alive connections of one event loop, per destination.
+///
+/// Confined to its event loop: fan-out calls made from a request on that loop reuse its
+/// connections without locks or thread hops. It is `@unchecked Sendable` only so NIO callbacks
+/// that run on that same loop can hold it.
+final class UpstreamPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private var idle: [ServiceEndpoint.PoolKey: [UpstreamConnectionHandler]] = [:]
+    private var closed = false
+    /// Idle connections kept per destination on this loop; more are closed when released.
+    let maxIdlePerDestination: Int
+
+    init(eventLoop: any EventLoop, maxIdlePerDestination: Int) {
+        self.eventLoop = eventLoop
+        self.maxIdlePerDestination = maxIdlePerDestination
+    }
+
+    /// An idle connection to `service`, or a new one once connected.
+    func acquire(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<UpstreamConnectionHandler> {
+        let key = service.poolKey
+        while let handler = idle[key]?.popLast() {
+            if handler.isIdle { return eventLoop.makeSucceededFuture(handler) }
+        }
+        guard !closed else { return eventLoop.makeFailedFuture(UpstreamError.connectFailed(service: service.name)) }
+        let timeout = TimeAmount.nanoseconds(max(1_000_000, (connectDeadline - .now()).nanoseconds))
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    let handler = UpstreamConnectionHandler(
+                        onReusable: { [weak self] in self?.release($0, key: key) },
+                        onClosed: { [weak self] in self?.forget($0, key: key) }
+                    )
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let connected = service.address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: service.host, port: service.port)
+        return connected.flatMapThrowing { channel in
+            try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+        }.flatMapErrorThrowing { _ in
+            throw UpstreamError.connectFailed(service: service.name)
+        }
+    }
+
+    private func release(_ handler: UpstreamConnectionHandler, key: ServiceEndpoint.PoolKey) {
+        guard !closed, idle[key, default: []].count < maxIdlePerDestination else {
+            handler.channel?.close(promise: nil)
+            return
+        }
+        idle[key, default: []].append(handler)
+    }
+
+    private func forget(_ handler: UpstreamConnectionHandler, key: ServiceEndpoint.PoolKey) {
+        idle[key]?.removeAll { $0 === handler }
+    }
+
+    /// Closes every idle connection and refuses new ones.
+    func close() {
+        closed = true
+        for handlers in idle.values {
+            for handler in handlers { handler.channel?.close(promise: nil) }
+        }
+        idle.removeAll()
+    }
+}

@@ -1,0 +1,113 @@
+import BFFSpec
+public import NIOCore
+import NIOHTTP1
+
+/// Sends requests to services over keep-alive HTTP/1.1 connections pooled per event loop.
+///
+/// A call runs on the event loop of the client connection that caused it, so a fan-out makes no
+/// thread hops; redirects are never followed, connects have their own timeout, bodies are capped.
+///
+/// ```swift
+/// let response = try await transport.send(request, to: users, deadline: .now() + .milliseconds(300), on: eventLoop)
+/// ```
+public final class UpstreamTransport: Sendable {
+    private let pools: [ObjectIdentifier: UpstreamPool]
+    private let group: any EventLoopGroup
+
+    /// Creates one pool per event loop of `group`.
+    public init(group: any EventLoopGroup, maxIdlePerDestination: Int = 256) {
+        self.group = group
+        var pools: [ObjectIdentifier: UpstreamPool] = [:]
+        for eventLoop in group.makeIterator() {
+            pools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination)
+        }
+        self.pools = pools
+    }
+
+    /// The loop calls for a request on `eventLoop` should run on: that loop when it is one of ours.
+    public func eventLoop(preferring eventLoop: (any EventLoop)?) -> any EventLoop {
+        if let eventLoop, pools[ObjectIdentifier(eventLoop)] != nil { return eventLoop }
+        return group.next()
+    }
+
+    /// Sends `request` and buffers the whole response, failing with ``UpstreamError``.
+    ///
+    /// Cancelling the calling task fails the call at once and closes its connection, so the
+    /// service sees the request abandoned.
+    public func send(
+        _ request: UpstreamRequest,
+        to service: ServiceEndpoint,
+        deadline: NIODeadline,
+        on preferredLoop: (any EventLoop)?
+    ) async throws(UpstreamError) -> UpstreamResponse {
+        let eventLoop = eventLoop(preferring: preferredLoop)
+        let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
+        let promise = eventLoop.makePromise(of: UpstreamResponse.self)
+        let exchange = BufferedExchange(promise: promise, service: service.name, limit: service.maxBodyBytes)
+        do {
+            return try await withTaskCancellationHandler {
+                if eventLoop.inEventLoop {
+                    start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
+                } else {
+                    eventLoop.execute {
+                        self.start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
+                    }
+                }
+                return try await promise.futureResult.get()
+            } onCancel: {
+                eventLoop.execute { exchange.fail(.cancelled(service: service.name)) }
+            }
+        } catch let error as UpstreamError {
+            throw error
+        } catch {
+            throw .connectionClosed(service: service.name)
+        }
+    }
+
+    private func start(
+        _ exchange: BufferedExchange,
+        request: UpstreamRequest,
+        service: ServiceEndpoint,
+        deadline: NIODeadline,
+        budget: Duration,
+        on eventLoop: any EventLoop
+    ) {
+        guard !exchange.isFinished else { return }
+        exchange.arm(deadline: deadline, budget: budget, on: eventLoop)
+        let pool = self.pool(on: eventLoop)
+        let connectDeadline = min(deadline, .now() + .nanoseconds(service.connectTimeout.nanosecondsValue))
+        pool.acquire(service, connectDeadline: connectDeadline).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection):
+                guard !exchange.isFinished else {
+                    connection.channel?.close(promise: nil)
+                    return
+                }
+                exchange.connection = connection.channel
+                connection.start(exchange, head: Self.head(for: request, service: service))
+            case .failure:
+                exchange.fail(.connectFailed(service: service.name))
+            }
+        }
+    }
+
+    static func head(for request: UpstreamRequest, service: ServiceEndpoint) -> HTTPRequestHead {
+        var headers = request.headers
+        headers.replaceOrAdd(name: "host", value: service.hostHeader)
+        return HTTPRequestHead(version: .http1_1, method: request.method, uri: service.basePath + request.target, headers: headers)
+    }
+
+    /// The pool of `eventLoop`; only call on that loop.
+    func pool(on eventLoop: any EventLoop) -> UpstreamPool {
+        eventLoop.preconditionInEventLoop()
+        return pools[ObjectIdentifier(eventLoop)]!
+    }
+
+    /// Closes every pooled connection; calls made afterwards fail to connect.
+    public func shutdown() async {
+        for pool in pools.values {
+            try? await pool.eventLoop.submit { pool.close() }.get()
+        }
+    }
+}
+

@@ -1,0 +1,3 @@
+import BFFClients
+
+await ClientLauncher.main(client: "admin", swiftEndpoints: ClientCatalogue.endpoints(for: "admin"))

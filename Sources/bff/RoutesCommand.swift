@@ -1,0 +1,43 @@
+import ArgumentParser
+import BFFClients
+import BFFRuntime
+import BFFSpec
+import Foundation
+
+struct RoutesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routes",
+        abstract: "List the routes a spec serves, with each aggregation's calls and their dependencies."
+    )
+
+    @Argument(help: "The spec file.")
+    var file: String
+
+    func run() throws {
+        let spec: ClientSpec
+        do {
+            (spec, _) = try SpecCheck.load(file)
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        print("\(spec.name)-bff, listening on \(spec.listen?.description ?? "(set with --listen)")")
+        for endpoint in spec.endpoints {
+            switch endpoint.kind {
+            case .aggregate(let aggregate):
+                print("  \(endpoint.route)  aggregate, deadline \(endpoint.timeout.milliseconds) ms")
+                for call in aggregate.calls {
+                    let after = call.dependencies.sorted()
+                    let flags = [call.required ? "required" : "optional", after.isEmpty ? nil : "after \(after.joined(separator: ", "))"]
+                    print("      \(call.name): \(call.service) \(call.path)  (\(flags.compactMap { $0 }.joined(separator: ", ")))")
+                }
+            case .proxy(let proxy):
+                print("  \(endpoint.route)  proxy -> \(proxy.service) \(proxy.path)")
+            }
+        }
+        for endpoint in ClientCatalogue.endpoints(for: spec.name) {
+            print("  \(endpoint.route)  Swift (\(endpoint.location.file):\(endpoint.location.line)), calls \(endpoint.calls.map(\.name).joined(separator: ", "))")
+        }
+        print("  GET /health, GET /ready  built in")
+    }
+}

@@ -1,0 +1,3 @@
+import BFFClients
+
+await ClientLauncher.main(client: "mobile", swiftEndpoints: ClientCatalogue.endpoints(for: "mobile"))

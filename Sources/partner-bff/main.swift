@@ -1,0 +1,3 @@
+import BFFClients
+
+await ClientLauncher.main(client: "partner", swiftEndpoints: ClientCatalogue.endpoints(for: "partner"))

@@ -1,0 +1,3 @@
+import BFFClients
+
+await ClientLauncher.main(client: "web", swiftEndpoints: ClientCatalogue.endpoints(for: "web"))

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of our gateway (mobile-bff with bench/bench.yaml) against nginx doing the same jobs.
+#
+# Usage: bench/run.sh [seconds=8]
+#   BFF_BIN=path    use this gateway binary instead of building `swift build -c release --product mobile-bff`
+#   BENCH_ONLY=nginx  measure nginx only (no build);  BENCH_ONLY=ours  measure our gateway only
+#
+# Layout on a 2-core machine: stub upstreams (nginx, upstreams.conf) and wrk on CPU 0; the gateway under test runs
+# alone on CPU 1, one at a time, restarted for every scenario. Each measurement: one curl that must answer 200,
+# a 2 s wrk warm-up, then `wrk -t1 -cN -dS --latency`. Prints a markdown table and writes it to bench/results/latest.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+secs=${1:-8}
+only=${BENCH_ONLY:-}
+modules=${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}
+nginx_port=8180
+ours_port=8580
+warmup_secs=2
+
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+note() { printf 'bench: %s\n' "$*" >&2; }
+
+[[ $secs =~ ^[1-9][0-9]*$ ]] || die "seconds must be a positive integer, got '$secs' (usage: bench/run.sh [seconds=8])"
+case $only in
+  '' | nginx | ours) ;;
+  *) die "BENCH_ONLY must be empty, 'nginx' or 'ours', got '$only'" ;;
+esac
+want_nginx=1; want_ours=1
+[[ $only == ours ]] && want_nginx=0
+[[ $only == nginx ]] && want_ours=0
+
+# --- prerequisites -------------------------------------------------------------------------------------------------
+missing=()
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+[[ -f $modules/ngx_http_echo_module.so ]] || missing+=(libnginx-mod-http-echo)
+if ((want_nginx)) && [[ ! -f $modules/ngx_http_js_module.so ]]; then missing+=(libnginx-mod-http-js); fi
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
+if ((${#missing[@]})); then
+  die "missing tools; install them with (as root):
+    apt-get update && apt-get install -y ${missing[*]}
+  (nginx modules are looked for in $modules; set NGINX_MODULES_DIR to change that)"
+fi
+if ! { taskset -c 0 true && taskset -c 1 true; } 2>/dev/null; then
+  die "needs CPUs 0 and 1 (gateway on CPU 1, wrk and upstreams on CPU 0); this process may use: $(taskset -pc $$ 2>/dev/null | awk -F': ' '{print $2}')"
+fi
+
+if ((want_ours)); then
+  if [[ -n ${BFF_BIN:-} ]]; then
+    [[ -x $BFF_BIN ]] || die "BFF_BIN=$BFF_BIN is not an executable file"
+  else
+    command -v swift >/dev/null 2>&1 || die "swift not found: install the toolchain, or set BFF_BIN, or use BENCH_ONLY=nginx"
+    note "building: swift build -c release --product mobile-bff"
+    (cd "$root" && swift build -c release --product mobile-bff) || die "release build failed"
+    BFF_BIN="$(cd "$root" && swift build -c release --show-bin-path)/mobile-bff"
+    [[ -x $BFF_BIN ]] || die "build finished but $BFF_BIN is missing"
+  fi
+fi
+
+# 256 connections x 3 upstream calls need more than the common 1024 descriptors; raise the soft limit if we can.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- processes and cleanup -----------------------------------------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bff-bench.XXXXXX")
+chmod 755 "$tmp" # nginx workers may run as an unprivileged user
+pids=()
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL it and its direct children (nginx workers)
+  local p=$1 _i
+  kill -TERM "$p" 2>/dev/null || return 0
+  for _i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then
+    pkill -KILL -P "$p" 2>/dev/null || true
+    kill -KILL "$p" 2>/dev/null || true
+  fi
+  wait "$p" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? p
+  trap - EXIT INT TERM
+  for p in ${pids[@]+"${pids[@]}"}; do stop_pid "$p"; done
+  if ((rc == 0)); then
+    rm -rf "$tmp"
+  else
+    note "failed (exit $rc); logs kept in $tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() { # pid: drop from the cleanup list once stopped
+  local keep=() p
+  for p in ${pids[@]+"${pids[@]}"}; do [[ $p == "$1" ]] || keep+=("$p"); done
+  pids=(${keep[@]+"${keep[@]}"})
+}
+
+port_answers() { curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
+
+port_free_or_die() {
+  local port
+  for port in "$@"; do
+    ! port_answers "$port" || die "something already listens on 127.0.0.1:$port; stop it first"
+  done
+}
+
+wait_port() { # pid port log: wait up to 10 s for the port to accept HTTP, fail if the process dies
+  local pid=$1 port=$2 log=$3 _i
+  for _i in $(seq 100); do
+    port_answers "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2 || true; die "process $pid exited before 127.0.0.1:$port came up (log: $log)"; }
+    sleep 0.1
+  done
+  tail -n 20 "$log" >&2 || true
+  die "127.0.0.1:$port did not come up within 10 s (log: $log)"
+}
+
+render() { # template out: fill in the placeholders
+  local esc_dir esc_tmp esc_mod
+  esc_dir=$(printf '%s' "$here" | sed 's/[&|\\]/\\&/g')
+  esc_tmp=$(printf '%s' "$tmp" | sed 's/[&|\\]/\\&/g')
+  esc_mod=$(printf '%s' "$modules" | sed 's/[&|\\]/\\&/g')
+  sed -e "s|@BENCH_DIR@|$esc_dir|g" -e "s|@BENCH_TMP@|$esc_tmp|g" -e "s|@NGINX_MODULES@|$esc_mod|g" "$1" > "$2"
+}
+
+render "$here/upstreams.conf" "$tmp/upstreams.conf"
+render "$here/nginx-njs.conf" "$tmp/nginx-njs.conf"
+
+port_free_or_die 9001 9002 9003 "$nginx_port" "$ours_port"
+
+# --- stub upstreams on CPU 0 ---------------------------------------------------------------------------------------
+taskset -c 0 nginx -p "$tmp/" -e "$tmp/upstreams.err" -c "$tmp/upstreams.conf" > "$tmp/upstreams.out" 2>&1 &
+up_pid=$!
+pids+=("$up_pid")
+for port in 9001 9002 9003; do wait_port "$up_pid" "$port" "$tmp/upstreams.err"; done
+for u in 9001/users/u1 9002/orders 9003/notifications 9001/slow/u1 9002/slow/x 9003/slow/x; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$u") || code=000
+  [[ $code == 200 ]] || die "stub upstream http://127.0.0.1:$u answered $code, not 200 (log: $tmp/upstreams.err)"
+done
+
+# --- gateways under test on CPU 1 ----------------------------------------------------------------------------------
+gw_pid=
+start_gw() { # nginx|ours -> sets gw_pid, gw_port, gw_log
+  case $1 in
+    nginx)
+      gw_port=$nginx_port; gw_log=$tmp/nginx-njs.err
+      taskset -c 1 nginx -p "$tmp/" -e "$gw_log" -c "$tmp/nginx-njs.conf" > "$tmp/nginx-njs.out" 2>&1 &
+      ;;
+    ours)
+      gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
+      BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$here/bench.yaml" --listen "127.0.0.1:$ours_port" \
+        > "$gw_log" 2>&1 &
+      ;;
+  esac
+  gw_pid=$!
+  pids+=("$gw_pid")
+  wait_port "$gw_pid" "$gw_port" "$gw_log"
+}
+stop_gw() { stop_pid "$gw_pid"; forget_pid "$gw_pid"; gw_pid=; }
+
+mkdir -p "$here/results"
+raw=$here/results/latest-wrk.txt
+: > "$raw"
+rows=()
+
+measure() { # scenario gateway-label path conns
+  local scenario=$1 label=$2 path=$3 conns=$4 url code out rps p50 p99 errs
+  url="http://127.0.0.1:$gw_port$path"
+  code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
+  if [[ $code != 200 ]]; then
+    { head -c 500 "$tmp/body"; printf '\n'; } >&2 2>/dev/null || true
+    tail -n 20 "$gw_log" >&2 || true
+    die "$label: GET $url answered $code, not 200 (log: $gw_log)"
+  fi
+  if grep -q '_degraded' "$tmp/body"; then note "warning: $label: $url answered a degraded body: $(head -c 300 "$tmp/body")"; fi
+  note "$scenario / $label / $conns conns: warm-up ${warmup_secs}s, then ${secs}s"
+  timeout $((warmup_secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${warmup_secs}s" "$url" > /dev/null 2>&1 \
+    || die "$label: warm-up wrk against $url failed or hung"
+  out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
+    || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
+  printf '### %s / %s / %s conns\n%s\n\n' "$scenario" "$label" "$conns" "$out" >> "$raw"
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  # Socket errors: connect A, read B, write C, timeout D  /  Non-2xx or 3xx responses: E
+  errs=$(awk '/Socket errors:/ {e += $4 + $6 + $8 + $10} /Non-2xx or 3xx responses:/ {e += $NF} END {print e + 0}' <<<"$out")
+  [[ -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse wrk output"; }
+  rows+=("| $scenario | $label | $conns | $rps | $p50 | $p99 | $errs |")
+}
+
+# scenario label | path | connections
+scenarios=(
+  "proxy|/proxy/users/u1|64"
+  "3-call aggregation|/dashboard|64"
+  "3-call aggregation, 50 ms upstreams|/dashboard-slow|64"
+  "3-call aggregation, 50 ms upstreams|/dashboard-slow|256"
+)
+
+for s in "${scenarios[@]}"; do
+  IFS='|' read -r scenario path conns <<<"$s"
+  if ((want_nginx)); then
+    label="nginx + njs"; [[ $path == /proxy/* ]] && label="nginx (proxy_pass)"
+    start_gw nginx
+    measure "$scenario" "$label" "$path" "$conns"
+    stop_gw
+  fi
+  if ((want_ours)); then
+    start_gw ours
+    measure "$scenario" "mobile-bff" "$path" "$conns"
+    stop_gw
+  fi
+done
+
+# --- report --------------------------------------------------------------------------------------------------------
+cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+nginx_ver=$(nginx -v 2>&1 | sed 's|^nginx version: ||')
+report=$(
+  printf '| scenario | gateway | conns | req/s | p50 | p99 | errors |\n'
+  printf '|---|---|---|---|---|---|---|\n'
+  printf '%s\n' "${rows[@]}"
+  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1, %s s per run after a %s s warm-up; %s\n' \
+    "$(nproc)" "${cpu:-unknown CPU}" "$nginx_ver" "$secs" "$warmup_secs" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+)
+printf '%s\n' "$report" > "$here/results/latest.md"
+printf '\n%s\n' "$report"
+note "written to bench/results/latest.md (raw wrk output: bench/results/latest-wrk.txt)"
