@@ -122,8 +122,22 @@ struct IncludeTests {
         let messages = error.diagnostics.map(\.message)
         #expect(error.diagnostics.count == 2, "\(messages)")
         #expect(error.diagnostics.allSatisfy { $0.location.file.hasSuffix("shared/b.yaml") && $0.location.line == 3 })
-        #expect(messages.contains { $0.contains("a.yaml") && $0.contains("includes itself") })
-        #expect(messages.contains { $0.contains("main.yaml") && $0.contains("includes itself") })
+        #expect(messages.contains { $0.contains("cycle") && $0.contains("a.yaml -> b.yaml -> a.yaml") })
+        #expect(messages.contains { $0.contains("cycle") && $0.contains("main.yaml -> a.yaml -> b.yaml -> main.yaml") })
+    }
+
+    @Test("a file reached through two includes (a diamond) is read once, without error")
+    func diamondInclude() throws {
+        let directory = try TemporarySpecDirectory()
+        defer { directory.remove() }
+        try directory.write("shared/base.yaml", "services:\n  users: { url: http://127.0.0.1:9101 }\n")
+        try directory.write("shared/left.yaml", "include: [base.yaml]\nservices:\n  orders: { url: http://127.0.0.1:9102 }\n")
+        try directory.write("shared/right.yaml", "include: [base.yaml]\nservices:\n  recs: { url: http://127.0.0.1:9107 }\n")
+        let main = try directory.write("main.yaml", "name: web\ninclude: [shared/left.yaml, shared/right.yaml]\n")
+
+        let spec = try SpecLoader.load(file: main)
+
+        #expect(Set(spec.services.keys) == ["users", "orders", "recs"])
     }
 
     @Test("a file including itself is reported")

@@ -110,6 +110,26 @@ struct SpecLoaderTests {
         #expect(aggregate.calls[0].fallback == ["unread": 0, "items": [], "name": "n", "ok": true, "gone": nil])
     }
 
+    @Test("call headers are header-value templates, in declaration order")
+    func loadsCallHeaders() throws {
+        let yaml = SpecFixtures.header + """
+              - route: GET /a/{id}
+                calls:
+                  user:
+                    service: users
+                    path: "/users/{path.id}"
+                    headers:
+                      Authorization: "Bearer {header.X-Token}"
+                      Accept-Language: "{header.accept-language:en}"
+            """
+        let spec = try SpecLoader.load(yaml: yaml, file: SpecFixtures.file)
+        let headers = try #require(spec.endpoints.first?.aggregate?.calls.first?.headers)
+        #expect(headers.map(\.name) == ["Authorization", "Accept-Language"])
+        #expect(headers.map(\.value.text) == ["Bearer {header.X-Token}", "{header.accept-language:en}"])
+        #expect(headers[0].value.variables.map(\.source) == [.header("x-token")])
+        #expect(headers[1].value.variables.map(\.defaultValue) == ["en"])
+    }
+
     @Test("each shipped spec loads without diagnostics", arguments: ["mobile", "web", "partner", "admin"])
     func shippedSpecLoads(name: String) throws {
         let repositoryRoot = URL(fileURLWithPath: #filePath)

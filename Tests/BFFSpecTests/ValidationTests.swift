@@ -1,4 +1,5 @@
 import BFFSpec
+import Foundation
 import Testing
 
 /// Every way a spec can fail to load: each problem is reported at its file:line with a message and hint
@@ -253,7 +254,7 @@ struct ValidationTests {
     @Test("an aggregation route must use GET", arguments: ["POST", "DELETE", "*"])
     func aggregationNotGet(method: String) throws {
         let diagnostics = SpecFixtures.diagnostics(endpoints: """
-              - route: \(method) /a/{id}
+              - route: "\(method) /a/{id}"
                 calls:
                   user: { service: users, path: "/users/{path.id}" }
             """)
@@ -299,6 +300,21 @@ struct ValidationTests {
         let d = try diagnostic("'_meta' is reserved", in: diagnostics)
         #expect(d.location.line == 11)
         #expect(d.hint?.contains("another key") == true)
+    }
+
+    @Test("a 'from' path with an empty step is reported")
+    func emptyFromStep() throws {
+        let diagnostics = SpecFixtures.diagnostics(endpoints: """
+              - route: GET /a/{id}
+                calls:
+                  user: { service: users, path: "/users/{path.id}" }
+                response:
+                  tier: { from: user. }
+            """)
+
+        #expect(diagnostics.count == 1)
+        let d = try diagnostic("empty step", in: diagnostics)
+        #expect(d.location.line == 11)
     }
 
     @Test("reserved call names are reported", arguments: ["path", "query", "header", "_private"])
@@ -404,6 +420,19 @@ struct ValidationTests {
         #expect(d.location.line == line)
     }
 
+    @Test("an invalid header name is reported at its call")
+    func badHeaderName() throws {
+        let diagnostics = SpecFixtures.diagnostics(endpoints: """
+              - route: GET /a/{id}
+                calls:
+                  user: { service: users, path: "/users/{path.id}", headers: { "x token": "{path.id}" } }
+            """)
+
+        #expect(diagnostics.count == 1)
+        let d = try diagnostic("'x token' is not a valid header name", in: diagnostics)
+        #expect(d.location.line == 9)
+    }
+
     @Test("several problems in one file are all reported, each at its own line")
     func severalErrors() {
         let diagnostics = SpecFixtures.diagnostics(endpoints: """
@@ -420,5 +449,18 @@ struct ValidationTests {
 
         #expect(diagnostics.map(\.location.line).sorted() == [8, 10, 10, 11, 13, 13, 15])
         #expect(diagnostics.allSatisfy { $0.hint != nil })
+    }
+
+    @Test("the error's description lists every diagnostic as file:line:column: error: message; hint")
+    func errorDescription() throws {
+        let error = try #require(throws: SpecLoadError.self) {
+            try SpecLoader.load(yaml: "name: t\nlisten: nowhere\nservces: {}\n", file: "specs/t.yaml")
+        }
+        #expect(
+            error.description.split(separator: "\n").sorted() == [
+                "specs/t.yaml:2:9: error: listen 'nowhere' is not host:port; write e.g. 127.0.0.1:8081",
+                "specs/t.yaml:3:1: error: unknown key 'servces' in the spec; did you mean 'services'?",
+            ]
+        )
     }
 }

@@ -18,12 +18,7 @@ struct ProxyEndpoint: EndpointHandler {
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         context.record.note(route: route.path)
-        let inputs = RequestInputs(
-            captures: captures,
-            query: RequestInputs.parseQuery(request.uri.query.map { Substring($0) }),
-            headers: request.headers,
-            requestID: context.requestID
-        )
+        let inputs = RequestInputs(request: request, context: context, captures: captures)
         var uri: String
         do {
             try target.validateRequestInputs(inputs, restCapture: route.restCapture)
@@ -77,13 +72,20 @@ struct ProxyEndpoint: EndpointHandler {
         var fields = HTTPFields(responseHeaders, splitCookie: false)
         if let upstreamLength { fields[.contentLength] = String(upstreamLength) }
         let body = upstream.body
+        let upload = upstream.upload
         return Response(
             status: .init(code: Int(upstream.head.status.code), reasonPhrase: upstream.head.status.reasonPhrase),
             headers: fields,
             body: ResponseBody(contentLength: upstreamLength) { writer in
-                for try await chunk in body {
-                    try await writer.write(chunk)
+                do {
+                    for try await chunk in body {
+                        try await writer.write(chunk)
+                    }
+                } catch {
+                    await upload?.finishUpload()
+                    throw error
                 }
+                await upload?.finishUpload()
                 try await writer.finish(nil)
             }
         )

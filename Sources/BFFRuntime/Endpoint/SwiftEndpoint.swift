@@ -169,17 +169,8 @@ struct SwiftEndpointHandler: EndpointHandler {
     let handler: SwiftEndpoint.Handler
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
-        let inputs = RequestInputs(
-            captures: captures,
-            query: RequestInputs.parseQuery(request.uri.query.map { Substring($0) }),
-            headers: request.headers,
-            requestID: context.requestID
-        )
-        do {
-            try plan.validate(inputs)
-        } catch {
-            throw Problem.badRequest(error.clientMessage)
-        }
+        let inputs = RequestInputs(request: request, context: context, captures: captures)
+        try plan.requireValidInputs(inputs)
         let endpointContext = SwiftEndpointContext(inputs: inputs, plan: plan, runner: runner, eventLoop: context.eventLoop)
         let value: JSONValue
         do {

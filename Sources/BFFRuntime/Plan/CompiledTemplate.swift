@@ -73,7 +73,7 @@ struct CompiledTemplate: Sendable {
         case .pathSegment, .queryValue:
             PercentEncoding.append(value, to: &out)
         case .headerValue:
-            guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
+            guard Self.isSafeHeaderValue(value) else {
                 throw .badInput(variable: variable.text, reason: "contains control characters")
             }
             out += value
@@ -100,7 +100,16 @@ struct CompiledTemplate: Sendable {
                 throw .badInput(variable: variable.text, reason: "is empty, '.' or '..'")
             }
         }
+        // Checked here too, not only when rendering, so the client's bad value is a 400 before any call starts.
+        if variable.placement == .headerValue && !Self.isSafeHeaderValue(value) {
+            throw .badInput(variable: variable.text, reason: "contains control characters")
+        }
         return value
+    }
+
+    /// Header values may not carry control characters (CR/LF would start a new header).
+    static func isSafeHeaderValue(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
     }
 
     /// Values that would change the meaning of a path once substituted: empty, `.` and `..`.

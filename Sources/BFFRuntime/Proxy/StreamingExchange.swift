@@ -93,8 +93,16 @@ public final class StreamingExchange: UpstreamExchange, @unchecked Sendable {
     }
 }
 
-/// A proxied response: head received, body still streaming.
+/// A proxied response: head received, body still streaming, request body possibly still uploading.
 public struct StreamedResponse: Sendable {
     public var head: HTTPResponseHead
-    public var body: UpstreamBodyStream
+    public var body: any AsyncSequence<ByteBuffer, any Error> & Sendable
+    /// The request body upload, when the transport runs one; nil when the client library owns it.
+    public var upload: UploadHandle?
+
+    public init(head: HTTPResponseHead, body: any AsyncSequence<ByteBuffer, any Error> & Sendable, upload: UploadHandle? = nil) {
+        self.head = head
+        self.body = body
+        self.upload = upload
+    }
 }

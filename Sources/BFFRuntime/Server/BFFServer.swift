@@ -43,10 +43,17 @@ public final class BFFServer: Service, Sendable {
         self.logger = logger ?? Logger(label: "bff.\(spec.name)")
         self.onListening = onListening
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
-        let transport = UpstreamTransport(group: group)
+        let services = spec.services.mapValues(ServiceEndpoint.init)
+        let transport: UpstreamTransport
+        do {
+            transport = try UpstreamTransport(group: group, services: services.values)
+        } catch {
+            try? group.syncShutdownGracefully()
+            let tlsServices = spec.services.values.filter { $0.caFile != nil }
+            throw SpecLoadError(tlsServices.map { SpecDiagnostic($0.location, "service '\($0.name)': ca_file is not a PEM certificate file", hint: "give a PEM file of CA certificates") })
+        }
         self.group = group
         self.transport = transport
-        let services = spec.services.mapValues(ServiceEndpoint.init)
         let runner = CallRunner(transport: transport)
         let executor = FanOutExecutor(runner: runner)
         var routes: [Router.Route] = spec.endpoints.map { endpoint in

@@ -15,6 +15,10 @@ public struct ServiceEndpoint: Sendable, Hashable {
     public let connectTimeout: Duration
     public let maxBodyBytes: Int
     public let isTLS: Bool
+    /// CA certificates trusted for TLS instead of the system's, when set.
+    public let caFile: String?
+    /// `https://host:port/base` for the TLS client.
+    let origin: String
     let address: SocketAddress?
 
     public init(_ spec: ServiceSpec) {
@@ -27,6 +31,8 @@ public struct ServiceEndpoint: Sendable, Hashable {
         connectTimeout = spec.connectTimeout
         maxBodyBytes = spec.maxBodyBytes
         isTLS = spec.url.isTLS
+        caFile = spec.caFile
+        origin = "\(spec.url.scheme)://\(spec.url.hostHeader)\(spec.url.basePath)"
         address = try? SocketAddress(ipAddress: spec.url.host, port: spec.url.port)
     }
 

@@ -14,6 +14,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
 
     private var exchange: (any UpstreamExchange)?
     private var keepAlive = true
+    /// Whether the whole request, end included, has been written: a connection is only reused then.
+    private var requestComplete = false
     private var context: ChannelHandlerContext?
     private var heldRead = false
     private let onReusable: (UpstreamConnectionHandler) -> Void
@@ -30,6 +32,11 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     }
 
     var channel: (any Channel)? { context?.channel }
+
+    /// Closes the connection if it still carries `exchange` (never one already back in the pool).
+    func abort(_ exchange: any UpstreamExchange) {
+        if self.exchange === exchange { context?.close(promise: nil) }
+    }
     var isIdle: Bool { exchange == nil && context?.channel.isActive == true }
 
     init(onReusable: @escaping (UpstreamConnectionHandler) -> Void, onClosed: @escaping (UpstreamConnectionHandler) -> Void) {
@@ -49,6 +56,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         }
         self.exchange = exchange
         keepAlive = head.isKeepAlive
+        requestComplete = true
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -58,6 +66,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     func startStreaming(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
         self.exchange = exchange
         keepAlive = head.isKeepAlive
+        requestComplete = false
         context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
     }
 
@@ -68,6 +77,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
 
     func writeEnd() -> EventLoopFuture<Void>? {
         guard let context else { return nil }
+        requestComplete = true
         return context.writeAndFlush(wrapOutboundOut(.end(nil)))
     }
 
@@ -82,7 +92,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         case .end:
             let finished = exchange
             exchange = nil
-            if keepAlive && context.channel.isActive {
+            if keepAlive && requestComplete && context.channel.isActive {
                 finished?.receiveEnd()
                 onReusable(self)
             } else {

@@ -13,10 +13,13 @@ import NIOHTTP1
 public final class UpstreamTransport: Sendable {
     private let pools: [ObjectIdentifier: UpstreamPool]
     private let group: any EventLoopGroup
+    let tls: TLSUpstream
 
-    /// Creates one pool per event loop of `group`.
-    public init(group: any EventLoopGroup, maxIdlePerDestination: Int = 256) {
+    /// Creates one pool per event loop of `group`, and TLS clients for the https services among `services`.
+    /// - Throws: when an https service's `ca_file` is not a readable PEM file.
+    public init(group: any EventLoopGroup, services: some Sequence<ServiceEndpoint> = [], maxIdlePerDestination: Int = 256) throws {
         self.group = group
+        self.tls = try TLSUpstream(group: group, services: services)
         var pools: [ObjectIdentifier: UpstreamPool] = [:]
         for eventLoop in group.makeIterator() {
             pools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination)
@@ -40,6 +43,7 @@ public final class UpstreamTransport: Sendable {
         deadline: NIODeadline,
         on preferredLoop: (any EventLoop)?
     ) async throws(UpstreamError) -> UpstreamResponse {
+        if service.isTLS { return try await tls.send(request, to: service, deadline: deadline) }
         let eventLoop = eventLoop(preferring: preferredLoop)
         let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
         let promise = eventLoop.makePromise(of: UpstreamResponse.self)
@@ -108,6 +112,7 @@ public final class UpstreamTransport: Sendable {
         for pool in pools.values {
             try? await pool.eventLoop.submit { pool.close() }.get()
         }
+        await tls.shutdown()
     }
 }
 

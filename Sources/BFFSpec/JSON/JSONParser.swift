@@ -10,7 +10,7 @@ public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
 /// `validate` checks a document without building values (used when upstream bytes are spliced into a
 /// response unchanged); `parse` builds a ``JSONValue``. Nesting is limited so hostile input cannot
 /// exhaust the stack.
-public struct JSONParser: ~Copyable {
+public struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
     private let maxDepth: Int

@@ -10,7 +10,7 @@ import Yams
 public enum SpecLoader {
     static let topLevelKeys = ["name", "listen", "include", "services", "endpoints"]
     static let includeKeys = ["include", "services"]
-    static let serviceKeys = ["url", "timeout", "connect_timeout", "max_body"]
+    static let serviceKeys = ["url", "timeout", "connect_timeout", "max_body", "ca_file"]
     static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy"]
     static let callKeys = ["service", "path", "timeout", "required", "fallback", "headers"]
     static let responseKeys = ["from", "fields", "limit"]
@@ -61,8 +61,8 @@ public enum SpecLoader {
         var listen: HostPort?
         var services: [String: ServiceSpec] = [:]
         var endpointsNode: Node?
-        var visited: Set<String> = [canonicalPath(reader.file)]
-        for (key, keyNode, value) in members {
+        var loaded: Set<String> = []
+        for (key, _, value) in members {
             switch key {
             case "name":
                 name = reader.string(value, what: "name")
@@ -74,7 +74,7 @@ public enum SpecLoader {
                 }
             case "include":
                 for file in includeFiles(value, reader: reader) {
-                    mergeInclude(file, from: keyNode, into: &services, reader: reader, visited: &visited)
+                    mergeInclude(file, chain: [canonicalPath(reader.file)], into: &services, reader: reader, loaded: &loaded)
                 }
             case "services":
                 for service in readServices(value, reader: reader) { services[service.name] = service }
@@ -84,12 +84,12 @@ public enum SpecLoader {
                 break
             }
         }
-        guard let name else {
+        if name == nil {
             reader.report(root, "the spec has no 'name'", hint: "add e.g. 'name: mobile' at the top")
-            return nil
         }
         let endpoints = endpointsNode.map { readEndpoints($0, reader: reader) } ?? []
-        return ClientSpec(name: name, listen: listen, services: services, endpoints: endpoints, file: reader.file)
+        // Without a name the spec is still read and validated, so every other problem is listed too; load() then throws.
+        return ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, file: reader.file)
     }
 
     private static func includeFiles(_ node: Node, reader: YAMLReader) -> [(path: String, node: Node)] {
@@ -103,17 +103,23 @@ public enum SpecLoader {
     }
 
     /// Reads an included catalogue's services; the including file's own services override them.
+    ///
+    /// A file reached twice by different paths (a diamond) is read once; a file that includes one of
+    /// its own includers (`chain`) is a cycle and an error.
     private static func mergeInclude(
         _ include: (path: String, node: Node),
-        from keyNode: Node,
+        chain: [String],
         into services: inout [String: ServiceSpec],
         reader: YAMLReader,
-        visited: inout Set<String>
+        loaded: inout Set<String>
     ) {
-        guard visited.insert(canonicalPath(include.path)).inserted else {
-            reader.report(include.node, "include '\(include.path)' is included twice or includes itself", hint: "remove the repeated include")
+        let canonical = canonicalPath(include.path)
+        if chain.contains(canonical) {
+            let cycle = (chain.drop { $0 != canonical } + [canonical]).map { ($0 as NSString).lastPathComponent }
+            reader.report(include.node, "includes form a cycle: \(cycle.joined(separator: " -> "))", hint: "remove one of these includes")
             return
         }
+        guard loaded.insert(canonical).inserted else { return }
         guard let text = try? String(contentsOfFile: include.path, encoding: .utf8) else {
             reader.report(include.node, "cannot read included file '\(include.path)'", hint: "paths are relative to the including file")
             return
@@ -122,10 +128,10 @@ public enum SpecLoader {
         if let root = compose(text, reader: included, file: include.path),
             let members = included.mapping(root, what: "an included file", allowed: includeKeys)
         {
-            for (key, nestedKey, value) in members {
+            for (key, _, value) in members {
                 if key == "include" {
                     for nested in includeFiles(value, reader: included) {
-                        mergeInclude(nested, from: nestedKey, into: &services, reader: included, visited: &visited)
+                        mergeInclude(nested, chain: chain + [canonical], into: &services, reader: included, loaded: &loaded)
                     }
                 } else {
                     for service in readServices(value, reader: included) where services[service.name] == nil {
@@ -158,6 +164,15 @@ public enum SpecLoader {
                 case "timeout": service.timeout = reader.duration(field, what: "timeout") ?? service.timeout
                 case "connect_timeout": service.connectTimeout = reader.duration(field, what: "connect_timeout") ?? service.connectTimeout
                 case "max_body": service.maxBodyBytes = reader.byteSize(field, what: "max_body") ?? service.maxBodyBytes
+                case "ca_file":
+                    if let relative = reader.string(field, what: "ca_file") {
+                        let path = relative.hasPrefix("/") ? relative : ((reader.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(relative)
+                        if FileManager.default.isReadableFile(atPath: path) {
+                            service.caFile = path
+                        } else {
+                            reader.report(field, "ca_file '\(path)' cannot be read", hint: "give a PEM file of CA certificates, relative to this spec")
+                        }
+                    }
                 default: break
                 }
             }
@@ -168,6 +183,9 @@ public enum SpecLoader {
                 return nil
             }
             service.url = url
+            if service.caFile != nil && !url.isTLS {
+                reader.report(keyNode, "service '\(name)' has a ca_file but an http url", hint: "use an https:// url, or drop ca_file")
+            }
             return service
         }
     }

@@ -52,6 +52,8 @@ public struct ServiceSpec: Sendable {
     public var connectTimeout: Duration
     /// Largest response body accepted from this service; larger answers count as errors.
     public var maxBodyBytes: Int
+    /// PEM file of the certificate authorities trusted for an https service, instead of the system's.
+    public var caFile: String?
     public var location: SourceLocation
 
     public static let defaultTimeout: Duration = .seconds(1)
@@ -64,6 +66,7 @@ public struct ServiceSpec: Sendable {
         timeout: Duration = ServiceSpec.defaultTimeout,
         connectTimeout: Duration = ServiceSpec.defaultConnectTimeout,
         maxBodyBytes: Int = ServiceSpec.defaultMaxBodyBytes,
+        caFile: String? = nil,
         location: SourceLocation
     ) {
         self.name = name
@@ -71,6 +74,7 @@ public struct ServiceSpec: Sendable {
         self.timeout = timeout
         self.connectTimeout = connectTimeout
         self.maxBodyBytes = maxBodyBytes
+        self.caFile = caFile
         self.location = location
     }
 }

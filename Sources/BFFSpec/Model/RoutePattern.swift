@@ -93,7 +93,7 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
             || zip(segments, other.segments).allSatisfy { a, b in
                 switch (a, b) {
                 case (.literal(let x), .literal(let y)): return x == y
-                case (.capture, .capture): return true
+                case (.capture, .capture), (.rest, .rest): return true
                 default: return false
                 }
             } && segments.count == other.segments.count

@@ -50,7 +50,9 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
             }
             guard ch == "{" else {
                 if ch == "?" && kind == .urlPath { inQuery = true }
-                if ch.isWhitespace || ch.asciiValue.map({ $0 < 0x20 || $0 == 0x7F }) == true {
+                // Header values may hold spaces (`Bearer {header.token}`); paths must percent-encode them.
+                let allowedSpace = ch == " " && kind == .headerValue
+                if !allowedSpace && (ch.isWhitespace || ch.asciiValue.map({ $0 < 0x20 || $0 == 0x7F }) == true) {
                     throw TemplateSyntaxError(message: "whitespace or control character in '\(text)'", hint: "percent-encode literal spaces as %20")
                 }
                 literal.append(ch)

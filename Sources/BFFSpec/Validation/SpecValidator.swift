@@ -88,6 +88,11 @@ public enum SpecValidator {
             if field.key == "_meta" {
                 diagnostics.append(SpecDiagnostic(field.location, "'_meta' is reserved for the gateway's report", hint: "choose another key"))
             }
+            if field.path.contains(where: \.isEmpty) {
+                diagnostics.append(
+                    SpecDiagnostic(field.location, "response field '\(field.key)' has an empty step in its 'from' path", hint: "write e.g. 'from: user.address.city'")
+                )
+            }
             if !callNames.contains(field.call) {
                 let suggestion = YAMLReader.closest(to: field.call, in: callNames)
                 diagnostics.append(

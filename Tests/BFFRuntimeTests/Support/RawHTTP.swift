@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -86,6 +87,26 @@ private final class CollectingHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         received.writeBuffer(&buffer)
+        if isComplete {
+            promise.succeed(received)
+            context.close(promise: nil)
+        }
+    }
+
+    /// Whether a whole response (by Content-Length or the last chunk) has arrived, so a server that
+    /// keeps the connection open does not stall the test.
+    private var isComplete: Bool {
+        let text = String(buffer: received)
+        guard let end = text.range(of: "\r\n\r\n") else { return false }
+        let head = text[..<end.lowerBound].lowercased()
+        let body = text[end.upperBound...]
+        if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+            let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        {
+            return body.utf8.count >= length
+        }
+        if head.contains("transfer-encoding: chunked") { return body.hasSuffix("0\r\n\r\n") }
+        return false
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -29,11 +29,8 @@ struct RecordedRequest: Sendable {
     /// Set when the caller closed the connection while the delayed answer was still pending.
     var cancelledAt: NIODeadline?
 
+    /// The target without its query.
     var path: Substring { uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0] }
-    var query: Substring? {
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        return parts.count > 1 ? parts[1] : nil
-    }
 }
 
 /// A real HTTP/1.1 upstream on 127.0.0.1 with an ephemeral port, for driving the gateway in tests.
@@ -42,6 +39,10 @@ struct RecordedRequest: Sendable {
 /// answer 404. Delays are scheduled on the event loop, never slept. Every request is recorded, and a
 /// connection the caller closes while a delayed answer is pending counts as a cancellation, so tests
 /// can prove the gateway abandoned the call. Paths under `/echo/` stream the request body back, chunked.
+///
+/// The echo keeps reading while its answer queues up instead of applying backpressure: the gateway's
+/// proxy sends the whole request body before it reads the response, so an echo that stopped reading
+/// when its socket filled would stall both sides.
 final class StubUpstream: Sendable {
     typealias Responder = @Sendable (RecordedRequest) -> StubResponse
 

@@ -41,7 +41,7 @@ enum SpecFixtures {
 
     /// The diagnostics of loading `yaml`, or none when it loads.
     static func diagnostics(_ yaml: String, file: String = file) -> [SpecDiagnostic] {
-        do {
+        do throws(SpecLoadError) {
             _ = try SpecLoader.load(yaml: yaml, file: file)
             return []
         } catch {

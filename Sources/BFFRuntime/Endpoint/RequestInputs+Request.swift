@@ -1,0 +1,24 @@
+import Hummingbird
+
+extension RequestInputs {
+    /// What templates may read from `request`: its route captures, query, headers and request id.
+    init(request: Request, context: BFFRequestContext, captures: [String: String]) {
+        self.init(
+            captures: captures,
+            query: RequestInputs.parseQuery(request.uri.query.map { Substring($0) }),
+            headers: request.headers,
+            requestID: context.requestID
+        )
+    }
+}
+
+extension CompiledPlan {
+    /// Refuses bad request input with a 400 before any call starts.
+    func requireValidInputs(_ inputs: RequestInputs) throws(Problem) {
+        do {
+            try validate(inputs)
+        } catch {
+            throw Problem.badRequest(error.clientMessage)
+        }
+    }
+}

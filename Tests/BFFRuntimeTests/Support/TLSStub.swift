@@ -1,0 +1,115 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SwiftASN1
+import X509
+
+/// A self-signed certificate for 127.0.0.1, made fresh for each test run.
+struct TestCertificate {
+    let certificatePEM: String
+    let privateKeyPEM: String
+
+    static func make() throws -> TestCertificate {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName("bff-test-upstream") }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey),
+            notValidBefore: now - 3600,
+            notValidAfter: now + 3600,
+            issuer: name,
+            subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+            },
+            issuerPrivateKey: .init(key)
+        )
+        return TestCertificate(certificatePEM: try certificate.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation)
+    }
+
+    /// Writes the certificate to a temporary PEM file, for a service's `ca_file`.
+    func writeCertificate() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bff-test-ca-\(UUID().uuidString).pem").path
+        try certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+/// An https upstream on 127.0.0.1: answers every request with a fixed JSON body, and echoes the
+/// request body back for POST.
+final class TLSStub: Sendable {
+    let port: Int
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+
+    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup) {
+        self.port = port
+        self.channel = channel
+        self.group = group
+    }
+
+    static func start(certificate: TestCertificate, body: String) async throws -> TLSStub {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificate.certificatePEM.utf8), format: .pem))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
+        )
+        let context = try NIOSSLContext(configuration: tls)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(TLSStubHandler(body: body))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TLSStub(port: channel.localAddress?.port ?? 0, channel: channel, group: group)
+    }
+
+    func shutdown() async throws {
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
+}
+
+private final class TLSStubHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let body: String
+    private var method: HTTPMethod = .GET
+    private var received = ByteBuffer()
+
+    init(body: String) {
+        self.body = body
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            method = head.method
+            received.clear()
+        case .body(var chunk):
+            received.writeBuffer(&chunk)
+        case .end:
+            let answer = method == .POST ? received : ByteBuffer(string: body)
+            let head = HTTPResponseHead(
+                version: .http1_1,
+                status: .ok,
+                headers: ["content-type": "application/json", "content-length": String(answer.readableBytes), "server": "tls-stub"]
+            )
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import BFFRuntime
+import BFFSpec
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Services with https URLs go through TLS with certificate verification.
+@Suite struct TLSUpstreamTests {
+    private func spec(port: Int, caFile: String?) -> String {
+        """
+        name: tls
+        services:
+          secure: { url: "https://127.0.0.1:\(port)", timeout: 2s\(caFile.map { ", ca_file: \"\($0)\"" } ?? "") }
+        endpoints:
+          - route: GET /secure
+            calls:
+              profile: { service: secure, path: /profile, fallback: { unavailable: true } }
+          - route: "* /tunnel/{rest*}"
+            proxy: { service: secure, path: "/{rest}" }
+        """
+    }
+
+    @Test func aggregatesAndProxiesOverTLSWhenTheCertificateIsTrusted() async throws {
+        let certificate = try TestCertificate.make()
+        let stub = try await TLSStub.start(certificate: certificate, body: #"{"id":"u1","tier":"gold"}"#)
+        let caFile = try certificate.writeCertificate()
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        try await withGateway(spec(port: stub.port, caFile: caFile)) { gateway in
+            let aggregated = try await gateway.get("/secure")
+            #expect(aggregated.status == 200)
+            let json = try aggregated.json()
+            #expect(json["profile"] == ["id": "u1", "tier": "gold"])
+            #expect(json["_meta"]?["calls"]?["profile"]?["status"] == "ok")
+
+            let echoed = try await gateway.post("/tunnel/echo", body: "hello over tls")
+            #expect(echoed.status == 200)
+            #expect(echoed.text == "hello over tls")
+            #expect(echoed.header("server") == nil)
+        }
+        try await stub.shutdown()
+    }
+
+    @Test func refusesAnUpstreamWhoseCertificateIsNotTrusted() async throws {
+        let certificate = try TestCertificate.make()
+        let stub = try await TLSStub.start(certificate: certificate, body: #"{"id":"u1"}"#)
+        try await withGateway(spec(port: stub.port, caFile: nil)) { gateway in
+            let response = try await gateway.get("/secure")
+            #expect(response.status == 200)
+            let json = try response.json()
+            #expect(json["profile"] == ["unavailable": true])
+            #expect(json["_meta"]?["calls"]?["profile"]?["status"] == "error")
+            #expect(!response.text.contains("127.0.0.1"))
+        }
+        try await stub.shutdown()
+    }
+}
+
+extension TestGateway {
+    /// POSTs a small text body and reads the whole answer.
+    fileprivate func post(_ path: String, body: String) async throws -> TestResponse {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(bytes.readableBytesView))
+    }
+}
