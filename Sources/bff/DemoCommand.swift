@@ -38,7 +38,7 @@ struct DemoCommand: AsyncParsableCommand {
                 let server = try BFFServer(
                     spec: spec,
                     swiftEndpoints: endpoints,
-                    options: ServerOptions(listen: listen, threads: 1, drainTimeout: .seconds(5), accessLog: accessLog)
+                    options: ServerOptions(listen: listen, threads: 1, drainTimeout: .seconds(5), accessLog: accessLog ? .standardOutput : nil)
                 )
                 servers.append(server)
             } catch let error as SpecLoadError {

@@ -50,7 +50,7 @@ public struct ClientOptions: ParsableArguments {
             guard seconds > 0 else { throw ValidationError("--drain-seconds must be positive") }
             options.drainTimeout = .milliseconds(Int64(seconds * 1000))
         }
-        options.accessLog = !(noAccessLog || environment["BFF_ACCESS_LOG"] == "off")
+        options.accessLog = noAccessLog || environment["BFF_ACCESS_LOG"] == "off" ? nil : .standardOutput
         return options
     }
 }

@@ -110,7 +110,7 @@ public final class BFFServer: Service, Sendable {
     public func run() async throws {
         let executors = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), EventLoopExecutor(eventLoop: $0)) })
         var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
-        if options.accessLog { middleware.append(AccessLogMiddleware()) }
+        if let sink = options.accessLog { middleware.append(AccessLogMiddleware(sink: sink)) }
         middleware.append(ProblemMiddleware())
         let responder = MiddlewareChain(middleware: middleware, responder: BFFResponder(router: router, readiness: readiness))
         let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(options.idleTimeout.nanosecondsValue))

@@ -10,7 +10,8 @@ public struct ServerOptions: Sendable {
     public var drainTimeout: Duration
     /// Idle keep-alive connections from clients are closed after this long.
     public var idleTimeout: Duration
-    public var accessLog: Bool
+    /// Where the JSON access log goes; nil turns it off.
+    public var accessLog: AccessLogSink?
 
     /// One event loop per core this process may run on.
     public static var defaultThreads: Int { System.coreCount }
@@ -20,7 +21,7 @@ public struct ServerOptions: Sendable {
         threads: Int = ServerOptions.defaultThreads,
         drainTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
-        accessLog: Bool = true
+        accessLog: AccessLogSink? = .standardOutput
     ) {
         self.listen = listen
         self.threads = max(1, threads)

@@ -72,6 +72,7 @@ let quietLogger: Logger = {
 func withGateway<T: Sendable>(
     _ yaml: String,
     swiftEndpoints: [SwiftEndpoint] = [],
+    accessLog: AccessLogSink? = nil,
     _ body: @Sendable (TestGateway) async throws -> T
 ) async throws -> T {
     let spec = try SpecLoader.load(yaml: yaml, file: "test.yaml")
@@ -79,7 +80,7 @@ func withGateway<T: Sendable>(
     let server = try BFFServer(
         spec: spec,
         swiftEndpoints: swiftEndpoints,
-        options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, drainTimeout: .seconds(5), accessLog: false),
+        options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, drainTimeout: .seconds(5), accessLog: accessLog),
         logger: quietLogger,
         onListening: { port in
             portContinuation.yield(port)

@@ -1,0 +1,143 @@
+import AsyncHTTPClient
+import BFFSpec
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// The shipped binaries, run as a user would run them.
+@Suite(.timeLimit(.minutes(1))) struct ExecutableTests {
+    /// Built next to the test bundle by `swift test`.
+    static func binary(_ name: String) throws -> URL {
+        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else {
+            throw ExecutableMissing(path: url.path)
+        }
+        return url
+    }
+
+    struct ExecutableMissing: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "\(path) was not built; run the tests with `swift test`" }
+    }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Runs `executable` to completion and returns its exit status and both outputs.
+    static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = repositoryRoot
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test("bff validate accepts the four shipped specs")
+    func validateShippedSpecs() throws {
+        let specs = ["mobile", "web", "partner", "admin"].map { "bff-specs/\($0).yaml" }
+        let result = try Self.run(Self.binary("bff"), ["validate"] + specs)
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.split(separator: "\n").filter { $0.contains(": ok (") }.count == 4)
+    }
+
+    @Test("bff validate prints every problem with file:line and exits 1")
+    func validateReportsProblems() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
+        try """
+        name: broken
+        services:
+          users: { url: http://127.0.0.1:9001, timout: 1s }
+        endpoints:
+          - route: GET /a/{id}
+            calls:
+              a: { service: users, path: "/a/{b.x}" }
+              b: { service: users, path: "/b/{a.y}" }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try Self.run(Self.binary("bff"), ["validate", file])
+        #expect(result.status == 1)
+        #expect(result.errors.contains("\(file):3:"))
+        #expect(result.errors.contains("did you mean 'timeout'?"))
+        #expect(result.errors.contains("\(file):7:"))
+        #expect(result.errors.contains("cycle"))
+    }
+
+    @Test("bff routes lists aggregations with their dependencies and the Swift endpoints")
+    func routes() throws {
+        let result = try Self.run(Self.binary("bff"), ["routes", "bff-specs/web.yaml"])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("GET /dashboard/{userId}"))
+        #expect(result.output.contains("after user"))
+        #expect(result.output.contains("GET /products/{id}/summary  Swift"))
+    }
+
+    @Test("a BFF process finishes the request in flight on SIGTERM, then exits 0")
+    func drainsOnSigterm() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/slow", body: #"{"done":true}"#, delay: .milliseconds(600))
+            let port = try Self.freePort()
+            let spec = FileManager.default.temporaryDirectory.appendingPathComponent("drain-\(UUID().uuidString).yaml").path
+            try """
+            name: mobile
+            services:
+              users: { url: "http://127.0.0.1:\(stub.port)" }
+              orders: { url: "http://127.0.0.1:\(stub.port)" }
+              notifications: { url: "http://127.0.0.1:\(stub.port)" }
+            endpoints:
+              - route: GET /slow
+                calls:
+                  slow: { service: users, path: /slow, timeout: 2s, required: true }
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: spec) }
+
+            let process = Process()
+            process.executableURL = try Self.binary("mobile-bff")
+            process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--no-access-log"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+
+            let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+            let base = "http://127.0.0.1:\(port)"
+            var started = false
+            for _ in 0..<100 where !started {
+                started = (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)))?.status == .ok
+                if !started { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(started, "mobile-bff did not start")
+
+            async let inFlight = client.execute(HTTPClientRequest(url: base + "/slow"), timeout: .seconds(5))
+            try await Task.sleep(for: .milliseconds(200))
+            kill(process.processIdentifier, SIGTERM)
+            let response = try await inFlight
+            #expect(response.status == .ok)
+            let body = try await response.body.collect(upTo: 4096)
+            #expect(String(buffer: body).hasPrefix(#"{"slow":{"done":true}"#))
+
+            for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            try await client.shutdown()
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
+        }
+    }
+
+    /// A port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).wait()
+        let port = channel.localAddress?.port ?? 0
+        try channel.close().wait()
+        return port
+    }
+}
