@@ -26,7 +26,7 @@ import Testing
                       user: { service: users, path: "/users/{path.id}" }
                       orders: { service: users, path: "/orders", fallback: [] }
                 """
-            try await withGateway(yaml, accessLog: AccessLogSink(descriptor: writeEnd)) { gateway in
+            try await withGateway(yaml, accessLog: LogLineSink(descriptor: writeEnd)) { gateway in
                 _ = try await gateway.get("/dashboard/u1", headers: [("X-Request-ID", "trace-42")])
                 _ = try await gateway.get("/nowhere")
             }

@@ -15,7 +15,8 @@ public enum ClientLauncher {
         } catch {
             ClientOptions.exit(withError: error)
         }
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let level = environment["BFF_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
         let path = flags.specPath(client: client, environment: environment)
         do {
             let spec = try SpecLoader.load(file: path)

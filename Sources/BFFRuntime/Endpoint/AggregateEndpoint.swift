@@ -7,13 +7,6 @@ import NIOCore
 struct AggregateEndpoint: EndpointHandler {
     let plan: CompiledPlan
     let executor: FanOutExecutor
-    let names: [String]
-
-    init(plan: CompiledPlan, executor: FanOutExecutor) {
-        self.plan = plan
-        self.executor = executor
-        names = plan.calls.map(\.name)
-    }
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         let inputs = RequestInputs(request: request, context: context, captures: captures)
@@ -25,7 +18,8 @@ struct AggregateEndpoint: EndpointHandler {
             context.record.note(route: plan.route.path, degradedCalls: error.outcomes.filter { !$0.1.succeeded }.map(\.0))
             throw error.problem
         }
-        context.record.note(route: plan.route.path, degradedCalls: zip(names, outcomes).filter { !$1.succeeded }.map(\.0))
+        let names = plan.callNames
+        context.record.note(route: plan.route.path, degradedCalls: zip(names.names, outcomes).filter { !$1.succeeded }.map(\.0))
         let body = ResponseComposer.body(
             names: names,
             outcomes: outcomes,
@@ -39,7 +33,7 @@ struct AggregateEndpoint: EndpointHandler {
 
 /// Headers every aggregated answer carries, success or not.
 enum AggregateResponse {
-    static func make(body: ByteBuffer, names: [String], outcomes: [CallOutcome]) -> Response {
+    static func make(body: ByteBuffer, names: CallNames, outcomes: [CallOutcome]) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
@@ -47,7 +41,7 @@ enum AggregateResponse {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
-    static func reportHeaders(names: [String], outcomes: [CallOutcome]) -> HTTPFields {
+    static func reportHeaders(names: CallNames, outcomes: [CallOutcome]) -> HTTPFields {
         var headers = HTTPFields()
         headers[.bffDegraded] = ResponseComposer.isDegraded(outcomes) ? "true" : "false"
         headers[.serverTiming] = ResponseComposer.serverTiming(names: names, outcomes: outcomes)
@@ -85,7 +79,7 @@ extension RequiredCallFailed {
             timedOut ? .gatewayTimeout : .badGateway,
             "required call '\(call)' \(timedOut ? "timed out" : "failed")",
             extensions: [("calls", .object(calls))],
-            headers: AggregateResponse.reportHeaders(names: outcomes.map(\.0), outcomes: outcomes.map(\.1))
+            headers: AggregateResponse.reportHeaders(names: CallNames(outcomes.map(\.0)), outcomes: outcomes.map(\.1))
         )
     }
 }

@@ -180,9 +180,9 @@ struct SwiftEndpointHandler: EndpointHandler {
             throw failure.problem
         }
         let report = endpointContext.report()
-        let names = report.map(\.0)
+        let names = plan.callNames
         let outcomes = report.map(\.1)
-        context.record.note(route: plan.route.path, degradedCalls: zip(names, outcomes).filter { !$1.succeeded }.map(\.0))
+        context.record.note(route: plan.route.path, degradedCalls: zip(names.names, outcomes).filter { !$1.succeeded }.map(\.0))
         var buffer = ByteBuffer()
         value.write(to: &buffer)
         if case .object = value {

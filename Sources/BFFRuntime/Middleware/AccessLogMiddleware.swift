@@ -2,16 +2,15 @@ import BFFSpec
 import Foundation
 public import Hummingbird
 import NIOCore
-import Synchronization
 
 /// Writes one JSON line per request to standard output: time, request id, method, route, path,
 /// status, duration and the names of degraded calls.
 public struct AccessLogMiddleware: RouterMiddleware {
     public typealias Context = BFFRequestContext
 
-    private let sink: AccessLogSink
+    private let sink: LogLineSink
 
-    public init(sink: AccessLogSink = .standardOutput) {
+    public init(sink: LogLineSink = .standardOutput) {
         self.sink = sink
     }
 
@@ -35,30 +34,5 @@ public struct AccessLogMiddleware: RouterMiddleware {
         bytes.append(UInt8(ascii: "\n"))
         sink.write(bytes)
         return response
-    }
-}
-
-/// Where access log lines go; a lock keeps concurrent lines whole.
-public final class AccessLogSink: Sendable {
-    private let lock = Mutex(())
-    private let descriptor: Int32
-
-    public init(descriptor: Int32) {
-        self.descriptor = descriptor
-    }
-
-    public static let standardOutput = AccessLogSink(descriptor: 1)
-
-    func write(_ bytes: [UInt8]) {
-        lock.withLock { _ in
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                    if written <= 0 { return }
-                    offset += written
-                }
-            }
-        }
     }
 }

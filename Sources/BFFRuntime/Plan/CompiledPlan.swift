@@ -26,6 +26,7 @@ struct CompiledPlan: Sendable {
     let route: RoutePattern
     let timeout: Duration
     let calls: [CompiledCall]
+    let callNames: CallNames
     let output: ResponseShape
     let includeMeta: Bool
     /// Calls with no dependencies: they start at once.
@@ -55,6 +56,7 @@ struct CompiledPlan: Sendable {
             )
         }
         roots = calls.filter { $0.dependencies.isEmpty }.map(\.index)
+        callNames = CallNames(calls.map(\.name))
         self.output = output
     }
 

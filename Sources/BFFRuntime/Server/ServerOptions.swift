@@ -11,7 +11,7 @@ public struct ServerOptions: Sendable {
     /// Idle keep-alive connections from clients are closed after this long.
     public var idleTimeout: Duration
     /// Where the JSON access log goes; nil turns it off.
-    public var accessLog: AccessLogSink?
+    public var accessLog: LogLineSink?
 
     /// One event loop per core this process may run on.
     public static var defaultThreads: Int { System.coreCount }
@@ -21,7 +21,7 @@ public struct ServerOptions: Sendable {
         threads: Int = ServerOptions.defaultThreads,
         drainTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
-        accessLog: AccessLogSink? = .standardOutput
+        accessLog: LogLineSink? = .standardOutput
     ) {
         self.listen = listen
         self.threads = max(1, threads)

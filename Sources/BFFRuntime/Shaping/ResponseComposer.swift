@@ -6,13 +6,33 @@ extension ByteBuffer: JSONByteSink {
     public mutating func writeJSONByte(_ byte: UInt8) { writeInteger(byte) }
 }
 
+/// The names of an endpoint's calls with the bytes that report them, rendered once per endpoint.
+struct CallNames: Sendable {
+    let names: [String]
+    /// `"name":{"status":"` for each call, for `_meta`.
+    let metaKeys: [[UInt8]]
+    /// `name;dur=` for each call, for `Server-Timing`.
+    let timingPrefixes: [String]
+
+    init(_ names: [String]) {
+        self.names = names
+        metaKeys = names.map { name in
+            var bytes: [UInt8] = []
+            JSONValue.writeString(name, to: &bytes)
+            bytes += Array(#":{"status":""#.utf8)
+            return bytes
+        }
+        timingPrefixes = names.map { "\($0);dur=" }
+    }
+}
+
 /// Writes an aggregated response body: each section spliced or shaped, then `_meta`.
 ///
 /// Sections that need no shaping are copied byte-for-byte from the service's (validated) answer,
 /// never parsed and re-serialised; keys come from the spec, so no service can overwrite another's.
 enum ResponseComposer {
     static func body(
-        names: [String],
+        names: CallNames,
         outcomes: [CallOutcome],
         shape: ResponseShape,
         includeMeta: Bool,
@@ -22,8 +42,7 @@ enum ResponseComposer {
         buffer.writeStaticString("{")
         for (i, field) in shape.fields.enumerated() {
             if i > 0 { buffer.writeStaticString(",") }
-            JSONValue.writeString(field.key, to: &buffer)
-            buffer.writeStaticString(":")
+            buffer.writeBytes(field.keyPrefix)
             let outcome = outcomes[field.callIndex]
             if field.isPassThrough, outcome.succeeded, let body = outcome.body {
                 buffer.writeImmutableBuffer(body)
@@ -42,14 +61,15 @@ enum ResponseComposer {
     }
 
     /// `{"degraded":…,"calls":{"name":{"status":…,"ms":…,"http":…,"source":…}}}`
-    static func writeMeta(names: [String], outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("{\"degraded\":")
-        buffer.writeString(isDegraded(outcomes) ? "true" : "false")
-        buffer.writeStaticString(",\"calls\":{")
+    static func writeMeta(names: CallNames, outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
+        if isDegraded(outcomes) {
+            buffer.writeStaticString("{\"degraded\":true,\"calls\":{")
+        } else {
+            buffer.writeStaticString("{\"degraded\":false,\"calls\":{")
+        }
         for (i, outcome) in outcomes.enumerated() {
             if i > 0 { buffer.writeStaticString(",") }
-            JSONValue.writeString(names[i], to: &buffer)
-            buffer.writeStaticString(":{\"status\":\"")
+            buffer.writeBytes(names.metaKeys[i])
             buffer.writeString(outcome.status.rawValue)
             buffer.writeStaticString("\",\"ms\":")
             buffer.writeString(formatMilliseconds(outcome.milliseconds))
@@ -70,12 +90,11 @@ enum ResponseComposer {
     }
 
     /// `Server-Timing` with one entry per call: `user;dur=2.1;desc="ok"`.
-    static func serverTiming(names: [String], outcomes: [CallOutcome]) -> String {
+    static func serverTiming(names: CallNames, outcomes: [CallOutcome]) -> String {
         var header = ""
         for (i, outcome) in outcomes.enumerated() {
             if i > 0 { header += ", " }
-            header += names[i]
-            header += ";dur="
+            header += names.timingPrefixes[i]
             header += formatMilliseconds(outcome.milliseconds)
             header += ";desc=\""
             header += outcome.status.rawValue

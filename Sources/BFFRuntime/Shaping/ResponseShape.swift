@@ -4,10 +4,24 @@ import BFFSpec
 struct ResponseShape: Sendable {
     struct Field: Sendable {
         let key: String
+        /// `"key":`, rendered once.
+        let keyPrefix: [UInt8]
         let callIndex: Int
         let path: [String]
         let fields: [String]?
         let limit: Int?
+
+        init(key: String, callIndex: Int, path: [String], fields: [String]?, limit: Int?) {
+            self.key = key
+            var prefix: [UInt8] = []
+            JSONValue.writeString(key, to: &prefix)
+            prefix.append(UInt8(ascii: ":"))
+            self.keyPrefix = prefix
+            self.callIndex = callIndex
+            self.path = path
+            self.fields = fields
+            self.limit = limit
+        }
 
         /// The call's bytes can be spliced in without parsing.
         var isPassThrough: Bool { path.isEmpty && fields == nil && limit == nil }

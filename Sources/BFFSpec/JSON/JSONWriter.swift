@@ -43,6 +43,11 @@ extension JSONValue {
     /// Appends `s` as a JSON string literal, escaping quotes, backslashes and control characters.
     public static func writeString(_ s: String, to sink: inout some JSONByteSink) {
         sink.writeJSONByte(UInt8(ascii: "\""))
+        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            sink.writeJSONBytes(s.utf8)
+            sink.writeJSONByte(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): sink.writeJSONBytes("\\\"".utf8)

@@ -72,7 +72,7 @@ let quietLogger: Logger = {
 func withGateway<T: Sendable>(
     _ yaml: String,
     swiftEndpoints: [SwiftEndpoint] = [],
-    accessLog: AccessLogSink? = nil,
+    accessLog: LogLineSink? = nil,
     _ body: @Sendable (TestGateway) async throws -> T
 ) async throws -> T {
     let spec = try SpecLoader.load(yaml: yaml, file: "test.yaml")
