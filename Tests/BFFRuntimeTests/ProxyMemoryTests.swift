@@ -11,21 +11,10 @@ import Testing
     /// Growth allowed for the whole test process (client, gateway and upstream share it).
     static let allowedGrowth = 96 << 20
 
-    private func spec(port: Int) -> String {
-        """
-        name: bulk
-        services:
-          bulk: { url: "http://127.0.0.1:\(port)", timeout: 5s }
-        endpoints:
-          - route: "* /files/{rest*}"
-            proxy: { service: bulk, path: "/bulk/{rest}" }
-        """
-    }
-
     @Test("a 1 GiB download through the proxy keeps memory flat")
     func download() async throws {
         let upstream = try await BulkUpstream.start()
-        try await withGateway(spec(port: upstream.port)) { gateway in
+        try await withGateway(proxySpec(port: upstream.port, prefix: "files", target: "/bulk/")) { gateway in
             let before = residentBytes()
             let response = try await gateway.client.execute(HTTPClientRequest(url: gateway.baseURL + "/files/\(Self.size)"), timeout: .seconds(120))
             #expect(response.status == .ok)
@@ -45,7 +34,7 @@ import Testing
     @Test("a 1 GiB upload through the proxy keeps memory flat")
     func upload() async throws {
         let upstream = try await BulkUpstream.start()
-        try await withGateway(spec(port: upstream.port)) { gateway in
+        try await withGateway(proxySpec(port: upstream.port, prefix: "files", target: "/bulk/")) { gateway in
             let before = residentBytes()
             var request = HTTPClientRequest(url: gateway.baseURL + "/files/upload")
             request.method = .POST

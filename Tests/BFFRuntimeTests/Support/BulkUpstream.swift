@@ -1,63 +1,54 @@
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import Synchronization
 
 /// An upstream for size tests: `GET /bulk/N` streams N bytes without holding them, and a POST
 /// counts and discards its body, answering with the count. Writes wait for the socket, so a slow
 /// reader slows it down instead of filling memory.
 final class BulkUpstream: Sendable {
-    let port: Int
-    private let channel: any Channel
-    private let group: MultiThreadedEventLoopGroup
-    private let received = Mutex(0)
+    private let server: LoopbackServer
+    private let counter: ByteCounter
 
-    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup) {
-        self.port = port
-        self.channel = channel
-        self.group = group
+    private init(server: LoopbackServer, counter: ByteCounter) {
+        self.server = server
+        self.counter = counter
     }
+
+    var port: Int { server.port }
 
     /// Bytes of POST bodies received so far.
-    var bytesReceived: Int { received.withLock { $0 } }
-
-    fileprivate func count(_ bytes: Int) { received.withLock { $0 += bytes } }
+    var bytesReceived: Int { counter.total }
 
     static func start() async throws -> BulkUpstream {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let box = Mutex<BulkUpstream?>(nil)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(BulkHandler(owner: { box.withLock { $0 } }))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let upstream = BulkUpstream(port: channel.localAddress?.port ?? 0, channel: channel, group: group)
-        box.withLock { $0 = upstream }
-        return upstream
+        let counter = ByteCounter()
+        let server = try await LoopbackServer.start { channel in
+            try channel.pipeline.syncOperations.addHandler(BulkHandler(counter: counter))
+        }
+        return BulkUpstream(server: server, counter: counter)
     }
 
-    func shutdown() async throws {
-        try await channel.close()
-        try await group.shutdownGracefully()
-    }
+    func shutdown() async throws { try await server.shutdown() }
+}
+
+/// A running total shared between the upstream's handlers and the test.
+final class ByteCounter: Sendable {
+    private let value = Mutex(0)
+    var total: Int { value.withLock { $0 } }
+    func add(_ bytes: Int) { value.withLock { $0 += bytes } }
 }
 
 private final class BulkHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    let owner: @Sendable () -> BulkUpstream?
+    let counter: ByteCounter
     private var isPost = false
     private var postBytes = 0
     private var remaining = 0
     private let chunk = ByteBuffer(repeating: 0x61, count: 64 * 1024)
 
-    init(owner: @escaping @Sendable () -> BulkUpstream?) {
-        self.owner = owner
+    init(counter: ByteCounter) {
+        self.counter = counter
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -68,7 +59,7 @@ private final class BulkHandler: ChannelInboundHandler {
             remaining = Int(head.uri.split(separator: "/").last ?? "") ?? 0
         case .body(let buffer):
             postBytes += buffer.readableBytes
-            owner()?.count(buffer.readableBytes)
+            counter.add(buffer.readableBytes)
         case .end:
             if isPost {
                 let body = ByteBuffer(string: "{\"received\":\(postBytes)}")

@@ -1,42 +1,16 @@
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 
 /// Upstreams that answer while the request body is still arriving, as real services do.
 ///
 /// - `POST /echo`: streams each body chunk straight back and stops reading whenever its socket
 ///   cannot take more, so it only makes progress if the gateway reads the response while uploading.
 /// - `POST /reject`: answers 413 as soon as the head arrives and never reads the body.
-final class DuplexUpstream: Sendable {
-    let port: Int
-    private let channel: any Channel
-    private let group: MultiThreadedEventLoopGroup
-
-    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup) {
-        self.port = port
-        self.channel = channel
-        self.group = group
-    }
-
-    static func start() async throws -> DuplexUpstream {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.so_sndbuf), value: 64 * 1024)
-            .childChannelOption(.socketOption(.so_rcvbuf), value: 64 * 1024)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(DuplexHandler())
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return DuplexUpstream(port: channel.localAddress?.port ?? 0, channel: channel, group: group)
-    }
-
-    func shutdown() async throws {
-        try await channel.close()
-        try await group.shutdownGracefully()
+enum DuplexUpstream {
+    static func start() async throws -> LoopbackServer {
+        try await LoopbackServer.start(socketBufferBytes: 64 * 1024) { channel in
+            try channel.pipeline.syncOperations.addHandler(DuplexHandler())
+        }
     }
 }
 

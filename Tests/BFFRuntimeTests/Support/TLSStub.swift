@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import NIOSSL
 import SwiftASN1
 import X509
@@ -44,40 +43,17 @@ struct TestCertificate {
 
 /// An https upstream on 127.0.0.1: answers every request with a fixed JSON body, and echoes the
 /// request body back for POST.
-final class TLSStub: Sendable {
-    let port: Int
-    private let channel: any Channel
-    private let group: MultiThreadedEventLoopGroup
-
-    private init(port: Int, channel: any Channel, group: MultiThreadedEventLoopGroup) {
-        self.port = port
-        self.channel = channel
-        self.group = group
-    }
-
-    static func start(certificate: TestCertificate, body: String) async throws -> TLSStub {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+enum TLSStub {
+    static func start(certificate: TestCertificate, body: String) async throws -> LoopbackServer {
         let tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(certificate.certificatePEM.utf8), format: .pem))],
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem))
         )
         let context = try NIOSSLContext(configuration: tls)
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(TLSStubHandler(body: body))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return TLSStub(port: channel.localAddress?.port ?? 0, channel: channel, group: group)
-    }
-
-    func shutdown() async throws {
-        try await channel.close()
-        try await group.shutdownGracefully()
+        return try await LoopbackServer.start(
+            beforeHTTP: { channel in try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) },
+            configure: { channel in try channel.pipeline.syncOperations.addHandler(TLSStubHandler(body: body)) }
+        )
     }
 }
 
