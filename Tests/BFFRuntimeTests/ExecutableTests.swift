@@ -107,7 +107,7 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            defer { if process.isRunning { process.terminate() } }
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
             let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
             let base = "http://127.0.0.1:\(port)"

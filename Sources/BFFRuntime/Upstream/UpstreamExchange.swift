@@ -14,11 +14,14 @@ protocol UpstreamExchange: AnyObject {
 /// Collects a whole response in memory, up to the service's body limit, with a deadline.
 ///
 /// Used for aggregation calls. Confined to its event loop (hence `@unchecked Sendable`: other
-/// threads only ever reach it through `eventLoop.execute`). Completes `promise` exactly once: with the response, or with the
+/// threads only ever reach it through `eventLoop.execute`). Resumes its caller exactly once: with the response, or with the
 /// first failure (timeout, cancellation, size, reset), closing the connection on any failure so a
 /// half-read response can never be handed to the next request.
 final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
-    let promise: EventLoopPromise<UpstreamResponse>
+    /// The waiting caller, resumed directly (no promise or future in between).
+    private var continuation: UnsafeContinuation<UpstreamResponse, any Error>?
+    /// How the exchange ended, kept when it ends before the caller is attached.
+    private var outcome: Result<UpstreamResponse, UpstreamError>?
     private let service: String
     private let limit: Int
     private var head: HTTPResponseHead?
@@ -28,8 +31,7 @@ final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
     /// Set once a connection carries this exchange, so failures can close it.
     var connection: (any Channel)?
 
-    init(promise: EventLoopPromise<UpstreamResponse>, service: String, limit: Int) {
-        self.promise = promise
+    init(service: String, limit: Int) {
         self.service = service
         self.limit = limit
     }
@@ -75,7 +77,7 @@ final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
         }
         done = true
         timer?.cancel()
-        promise.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: body ?? ByteBuffer()))
+        finish(.success(UpstreamResponse(status: head.status, headers: head.headers, body: body ?? ByteBuffer())))
     }
 
     func fail(_ error: UpstreamError) {
@@ -83,7 +85,25 @@ final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
         done = true
         timer?.cancel()
         connection?.close(promise: nil)
-        promise.fail(error.attributed(to: service))
+        finish(.failure(error.attributed(to: service)))
+    }
+
+    /// Attaches the waiting caller; resumes it at once if the exchange already ended (e.g. cancelled first).
+    func attach(_ continuation: UnsafeContinuation<UpstreamResponse, any Error>) {
+        if let outcome {
+            continuation.resume(with: outcome.mapError { $0 })
+        } else {
+            self.continuation = continuation
+        }
+    }
+
+    private func finish(_ result: Result<UpstreamResponse, UpstreamError>) {
+        if let continuation {
+            self.continuation = nil
+            continuation.resume(with: result.mapError { $0 })
+        } else {
+            outcome = result
+        }
     }
 
     /// Whether the exchange has already completed (so a late connection goes back to the pool unused).

@@ -21,10 +21,22 @@ final class UpstreamPool: @unchecked Sendable {
 
     /// An idle connection to `service`, or a new one once connected.
     func acquire(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<UpstreamConnectionHandler> {
+        if let handler = idleConnection(to: service) { return eventLoop.makeSucceededFuture(handler) }
+        return connect(service, connectDeadline: connectDeadline)
+    }
+
+    /// An idle keep-alive connection to `service`, if the pool has one.
+    func idleConnection(to service: ServiceEndpoint) -> UpstreamConnectionHandler? {
         let key = service.poolKey
         while let handler = idle[key]?.popLast() {
-            if handler.isIdle { return eventLoop.makeSucceededFuture(handler) }
+            if handler.isIdle { return handler }
         }
+        return nil
+    }
+
+    /// A new connection to `service`.
+    func connect(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<UpstreamConnectionHandler> {
+        let key = service.poolKey
         guard !closed else { return eventLoop.makeFailedFuture(UpstreamError.connectFailed(service: service.name)) }
         let timeout = TimeAmount.nanoseconds(max(1_000_000, (connectDeadline - .now()).nanoseconds))
         let bootstrap = ClientBootstrap(group: eventLoop)

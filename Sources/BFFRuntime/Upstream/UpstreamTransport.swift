@@ -46,18 +46,20 @@ public final class UpstreamTransport: Sendable {
         if service.isTLS { return try await tls.send(request, to: service, deadline: deadline) }
         let eventLoop = eventLoop(preferring: preferredLoop)
         let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
-        let promise = eventLoop.makePromise(of: UpstreamResponse.self)
-        let exchange = BufferedExchange(promise: promise, service: service.name, limit: service.maxBodyBytes)
+        let exchange = BufferedExchange(service: service.name, limit: service.maxBodyBytes)
         do {
             return try await withTaskCancellationHandler {
-                if eventLoop.inEventLoop {
-                    start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
-                } else {
-                    eventLoop.execute {
-                        self.start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
+                try await withUnsafeThrowingContinuation { continuation in
+                    if eventLoop.inEventLoop {
+                        exchange.attach(continuation)
+                        start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
+                    } else {
+                        eventLoop.execute {
+                            exchange.attach(continuation)
+                            self.start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
+                        }
                     }
                 }
-                return try await promise.futureResult.get()
             } onCancel: {
                 eventLoop.execute { exchange.fail(.cancelled(service: service.name)) }
             }
@@ -79,8 +81,14 @@ public final class UpstreamTransport: Sendable {
         guard !exchange.isFinished else { return }
         exchange.arm(deadline: deadline, budget: budget, on: eventLoop)
         let pool = self.pool(on: eventLoop)
+        let head = Self.head(for: request, service: service)
+        if let connection = pool.idleConnection(to: service) {
+            exchange.connection = connection.channel
+            connection.start(exchange, head: head)
+            return
+        }
         let connectDeadline = min(deadline, .now() + .nanoseconds(service.connectTimeout.nanosecondsValue))
-        pool.acquire(service, connectDeadline: connectDeadline).assumeIsolated().whenComplete { result in
+        pool.connect(service, connectDeadline: connectDeadline).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 guard !exchange.isFinished else {
@@ -88,7 +96,7 @@ public final class UpstreamTransport: Sendable {
                     return
                 }
                 exchange.connection = connection.channel
-                connection.start(exchange, head: Self.head(for: request, service: service))
+                connection.start(exchange, head: head)
             case .failure:
                 exchange.fail(.connectFailed(service: service.name))
             }
