@@ -44,7 +44,13 @@ final class UpstreamPool: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // Outbound header validation is off: every header we send is either built from the
+                    // spec, or a template value already refused if it holds control characters, or a
+                    // client header NIO's parser accepted.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .fireError,
+                        enableOutboundHeaderValidation: false
+                    )
                     let handler = UpstreamConnectionHandler(
                         onReusable: { [weak self] in self?.release($0, key: key) },
                         onClosed: { [weak self] in self?.forget($0, key: key) }
