@@ -119,7 +119,8 @@ import Testing
             #expect(started, "mobile-bff did not start")
 
             async let inFlight = client.execute(HTTPClientRequest(url: base + "/slow"), timeout: .seconds(5))
-            try await Task.sleep(for: .milliseconds(200))
+            let reached = await stub.eventually(within: .seconds(5)) { $0.requests(to: "/slow").count == 1 }
+            #expect(reached, "the request had not reached the service before SIGTERM")
             kill(process.processIdentifier, SIGTERM)
             let response = try await inFlight
             #expect(response.status == .ok)

@@ -51,8 +51,8 @@ struct ServerTests {
             stub.on("/main", body: #"{"done":true}"#, delay: .milliseconds(500))
             try await withGateway(spec(service: stub, endpoints: Self.endpoints)) { gateway in
                 async let inFlight = timed { try await gateway.get("/page") }
-                try await Task.sleep(for: .milliseconds(100))
-                #expect(stub.requests(to: "/main").count == 1, "the request had not reached the service before the drain")
+                let reached = await stub.eventually(within: .seconds(5)) { $0.requests(to: "/main").count == 1 }
+                #expect(reached, "the request had not reached the service before the drain")
                 await gateway.triggerGracefulShutdown()
                 let (response, elapsed) = try await inFlight
                 #expect(response.status == 200)
