@@ -1,6 +1,7 @@
 import BFFRuntime
 import BFFSpec
 import Foundation
+import Logging
 import NIOHTTP1
 import Testing
 
@@ -48,5 +49,40 @@ import Testing
         #expect(second["status"]?.numberValue == 404)
         #expect(second["route"] == .null)
         #expect(second["degraded"] == nil)
+    }
+}
+
+/// Why a section degraded is in the application log at debug level, with the request id.
+@Suite(.timeLimit(.minutes(1))) struct DegradationLogTests {
+    @Test("a degraded call logs its status and reason at debug level")
+    func degradedCallReason() async throws {
+        var descriptors: [Int32] = [0, 0]
+        #expect(pipe(&descriptors) == 0)
+        defer { close(descriptors[0]) }
+        let logger = Logger(label: "bff.test") { JSONLogHandler(label: $0, level: .debug, descriptor: descriptors[1]) }
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/orders", .serviceUnavailable, body: "{}")
+            let yaml = """
+                name: logged
+                services:
+                  orders: { url: "http://127.0.0.1:\(stub.port)" }
+                endpoints:
+                  - route: GET /home
+                    calls:
+                      orders: { service: orders, path: "/orders", fallback: [] }
+                """
+            try await withGateway(yaml, logger: logger) { gateway in
+                _ = try await gateway.get("/home", headers: [("X-Request-ID", "trace-7")])
+            }
+        }
+        close(descriptors[1])
+        let text = String(decoding: FileHandle(fileDescriptor: descriptors[0]).readDataToEndOfFile(), as: UTF8.self)
+        let events = try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        let degraded = try #require(events.first { $0["msg"] == "call degraded" })
+        #expect(degraded["request_id"] == "trace-7")
+        #expect(degraded["call"] == "orders")
+        #expect(degraded["status"] == "error")
+        #expect(degraded["reason"]?.templateText?.contains("503") == true)
     }
 }

@@ -44,6 +44,21 @@ struct ServerTests {
         }
     }
 
+    @Test("HEAD on an aggregation answers its headers without a body")
+    func headOnAggregation() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/main", body: #"{"done":true}"#)
+            try await withGateway(spec(service: stub, endpoints: Self.endpoints)) { gateway in
+                let head = try await gateway.request(.HEAD, "/page")
+                #expect(head.status == 200)
+                #expect(head.body.isEmpty)
+                #expect(head.header("X-BFF-Degraded") == "false")
+                #expect(head.header("Content-Length").flatMap(Int.init).map { $0 > 0 } == true)
+            }
+        }
+    }
+
     @Test("a request in flight when graceful shutdown starts still completes with 200")
     func gracefulShutdownDrainsInFlightRequests() async throws {
         try await withStubs { stubs in

@@ -1,6 +1,7 @@
 import BFFSpec
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Serves an aggregation: validates the request's inputs, runs the compiled plan, composes the body.
@@ -15,11 +16,11 @@ struct AggregateEndpoint: EndpointHandler {
         do {
             outcomes = try await executor.execute(plan, inputs: inputs, eventLoop: context.eventLoop)
         } catch {
-            context.record.note(route: plan.route.path, degradedCalls: error.outcomes.filter { !$0.1.succeeded }.map(\.0))
+            context.noteOutcomes(route: plan.route.path, error.outcomes)
             throw error.problem
         }
         let names = plan.callNames
-        context.record.note(route: plan.route.path, degradedCalls: zip(names.names, outcomes).filter { !$1.succeeded }.map(\.0))
+        context.noteOutcomes(route: plan.route.path, Array(zip(names.names, outcomes)))
         let body = ResponseComposer.body(
             names: names,
             outcomes: outcomes,
@@ -53,6 +54,25 @@ extension HTTPField.Name {
     static let bffDegraded = Self("X-BFF-Degraded")!
     static let serverTiming = Self("Server-Timing")!
     static let requestID = Self("X-Request-ID")!
+}
+
+extension BFFRequestContext {
+    /// Tells the access log which calls degraded, and logs why each did at debug level.
+    func noteOutcomes(route: String, _ outcomes: [(String, CallOutcome)]) {
+        let degraded = outcomes.filter { !$0.1.succeeded }
+        record.note(route: route, degradedCalls: degraded.map(\.0))
+        for (name, outcome) in degraded {
+            logger.debug(
+                "call degraded",
+                metadata: [
+                    "request_id": .string(requestID),
+                    "call": .string(name),
+                    "status": .string(outcome.status.rawValue),
+                    "reason": .string(outcome.reason ?? ""),
+                ]
+            )
+        }
+    }
 }
 
 extension TemplateFillError {

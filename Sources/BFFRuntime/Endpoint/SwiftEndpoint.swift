@@ -176,13 +176,13 @@ struct SwiftEndpointHandler: EndpointHandler {
         do {
             value = try await handler(endpointContext)
         } catch let failure as RequiredCallFailed {
-            context.record.note(route: plan.route.path, degradedCalls: failure.outcomes.filter { !$0.1.succeeded }.map(\.0))
+            context.noteOutcomes(route: plan.route.path, failure.outcomes)
             throw failure.problem
         }
         let report = endpointContext.report()
         let names = plan.callNames
         let outcomes = report.map(\.1)
-        context.record.note(route: plan.route.path, degradedCalls: zip(names.names, outcomes).filter { !$1.succeeded }.map(\.0))
+        context.noteOutcomes(route: plan.route.path, report)
         var buffer = ByteBuffer()
         value.write(to: &buffer)
         if case .object = value {

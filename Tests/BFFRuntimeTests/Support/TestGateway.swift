@@ -73,6 +73,7 @@ func withGateway<T: Sendable>(
     _ yaml: String,
     swiftEndpoints: [SwiftEndpoint] = [],
     accessLog: LogLineSink? = nil,
+    logger: Logger = quietLogger,
     _ body: @Sendable (TestGateway) async throws -> T
 ) async throws -> T {
     let spec = try SpecLoader.load(yaml: yaml, file: "test.yaml")
@@ -81,7 +82,7 @@ func withGateway<T: Sendable>(
         spec: spec,
         swiftEndpoints: swiftEndpoints,
         options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, drainTimeout: .seconds(5), accessLog: accessLog),
-        logger: quietLogger,
+        logger: logger,
         onListening: { port in
             portContinuation.yield(port)
             portContinuation.finish()
