@@ -44,7 +44,12 @@ import Testing
         #expect(first["status"]?.numberValue == 200)
         #expect(first["ms"]?.numberValue != nil)
         #expect(first["degraded"] == ["orders"])
-        #expect(first["ts"]?.templateText?.hasPrefix("20") == true)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let stamp = try #require(first["ts"]?.templateText)
+        #expect(stamp.count == 24, "\(stamp) is not YYYY-MM-DDTHH:MM:SS.mmmZ")
+        let logged = try #require(formatter.date(from: stamp), "\(stamp) is not ISO 8601")
+        #expect(abs(logged.timeIntervalSinceNow) < 60)
         let second = try #require(lines.last)
         #expect(second["status"]?.numberValue == 404)
         #expect(second["route"] == .null)

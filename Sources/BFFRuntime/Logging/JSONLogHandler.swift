@@ -35,8 +35,10 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var timestamp: [UInt8] = []
+        LogTimestamp.write(to: &timestamp)
         var line: [(String, JSONValue)] = [
-            ("ts", .string(Date().formatted(.iso8601))),
+            ("ts", .string(String(decoding: timestamp, as: UTF8.self))),
             ("level", .string(event.level.rawValue)),
             ("label", .string(label)),
             ("msg", .string(event.message.description)),

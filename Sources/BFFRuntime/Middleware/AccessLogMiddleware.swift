@@ -1,10 +1,12 @@
 import BFFSpec
-import Foundation
 public import Hummingbird
 import NIOCore
 
 /// Writes one JSON line per request to standard output: time, request id, method, route, path,
 /// status, duration and the names of degraded calls.
+///
+/// The line is written byte by byte into one buffer (no intermediate JSON tree, no Foundation date
+/// formatting): the access log is on by default, so its cost is paid on every request.
 public struct AccessLogMiddleware: RouterMiddleware {
     public typealias Context = BFFRequestContext
 
@@ -18,21 +20,29 @@ public struct AccessLogMiddleware: RouterMiddleware {
         let started = NIODeadline.now()
         let response = try await next(request, context)
         let milliseconds = Double((NIODeadline.now() - started).nanoseconds) / 1e6
-        var line: [(String, JSONValue)] = [
-            ("ts", .string(Date().formatted(.iso8601))),
-            ("request_id", .string(context.requestID)),
-            ("method", .string(request.method.rawValue)),
-            ("route", context.record.route.map(JSONValue.string) ?? .null),
-            ("path", .string(request.uri.path)),
-            ("status", .number(Double(response.status.code))),
-            ("ms", .number((milliseconds * 10).rounded() / 10)),
-        ]
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        line += #"{"ts":""#.utf8
+        LogTimestamp.write(to: &line)
+        line += #"","request_id":"#.utf8
+        JSONValue.writeString(context.requestID, to: &line)
+        line += #","method":"#.utf8
+        JSONValue.writeString(request.method.rawValue, to: &line)
+        line += #","route":"#.utf8
+        if let route = context.record.route { JSONValue.writeString(route, to: &line) } else { line += "null".utf8 }
+        line += #","path":"#.utf8
+        JSONValue.writeString(request.uri.path, to: &line)
+        line += #","status":"#.utf8
+        line += String(response.status.code).utf8
+        line += #","ms":"#.utf8
+        line += ResponseComposer.formatMilliseconds(milliseconds).utf8
         let degraded = context.record.degradedCalls
-        if !degraded.isEmpty { line.append(("degraded", .array(degraded.map(JSONValue.string)))) }
-        var bytes: [UInt8] = []
-        JSONValue.object(line).write(to: &bytes)
-        bytes.append(UInt8(ascii: "\n"))
-        sink.write(bytes)
+        if !degraded.isEmpty {
+            line += #","degraded":"#.utf8
+            JSONValue.array(degraded.map(JSONValue.string)).write(to: &line)
+        }
+        line += "}\n".utf8
+        sink.write(line)
         return response
     }
 }
