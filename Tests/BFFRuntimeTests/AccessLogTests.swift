@@ -9,10 +9,8 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct AccessLogTests {
     @Test("each request writes one JSON line with id, route, status, duration and degraded calls")
     func linePerRequest() async throws {
-        var descriptors: [Int32] = [0, 0]
-        #expect(pipe(&descriptors) == 0)
-        let (readEnd, writeEnd) = (descriptors[0], descriptors[1])
-        defer { close(readEnd) }
+        let captured = try CapturedLines()
+        let descriptor = captured.writeEnd
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/users/u1", body: #"{"id":"u1"}"#)
@@ -27,14 +25,12 @@ import Testing
                       user: { service: users, path: "/users/{path.id}" }
                       orders: { service: users, path: "/orders", fallback: [] }
                 """
-            try await withGateway(yaml, accessLog: LogLineSink(descriptor: writeEnd)) { gateway in
+            try await withGateway(yaml, accessLog: LogLineSink(descriptor: descriptor)) { gateway in
                 _ = try await gateway.get("/dashboard/u1", headers: [("X-Request-ID", "trace-42")])
                 _ = try await gateway.get("/nowhere")
             }
         }
-        close(writeEnd)
-        let text = String(decoding: FileHandle(fileDescriptor: readEnd).readDataToEndOfFile(), as: UTF8.self)
-        let lines = try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        let lines = try captured.json()
         #expect(lines.count == 2)
         let first = try #require(lines.first)
         #expect(first["request_id"] == "trace-42")
@@ -61,10 +57,8 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct DegradationLogTests {
     @Test("a degraded call logs its status and reason at debug level")
     func degradedCallReason() async throws {
-        var descriptors: [Int32] = [0, 0]
-        #expect(pipe(&descriptors) == 0)
-        defer { close(descriptors[0]) }
-        let logger = Logger(label: "bff.test") { JSONLogHandler(label: $0, level: .debug, descriptor: descriptors[1]) }
+        let captured = try CapturedLines()
+        let logger = Logger(label: "bff.test") { JSONLogHandler(label: $0, level: .debug, descriptor: captured.writeEnd) }
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/orders", .serviceUnavailable, body: "{}")
@@ -81,9 +75,7 @@ import Testing
                 _ = try await gateway.get("/home", headers: [("X-Request-ID", "trace-7")])
             }
         }
-        close(descriptors[1])
-        let text = String(decoding: FileHandle(fileDescriptor: descriptors[0]).readDataToEndOfFile(), as: UTF8.self)
-        let events = try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        let events = try captured.json()
         let degraded = try #require(events.first { $0["msg"] == "call degraded" })
         #expect(degraded["request_id"] == "trace-7")
         #expect(degraded["call"] == "orders")

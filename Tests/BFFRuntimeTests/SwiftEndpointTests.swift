@@ -61,3 +61,37 @@ struct SwiftEndpointTests {
         }
     }
 }
+
+/// Swift-declared endpoints are validated at start-up like YAML ones, pointing at the Swift source.
+@Suite struct SwiftEndpointValidationTests {
+    static let spec = """
+        name: checked
+        services:
+          users: { url: "http://127.0.0.1:9" }
+        endpoints:
+          - route: GET /taken
+            calls:
+              user: { service: users, path: /users/1 }
+        """
+
+    @Test("bad templates, unknown services and clashing routes fail start-up with the Swift file and line")
+    func invalidSwiftEndpoints() throws {
+        let spec = try SpecLoader.load(yaml: Self.spec, file: "checked.yaml")
+        let badPath = SwiftEndpoint("GET /a", calls: [SwiftCall("x", service: "users", path: "users/{path.id")]) { _ in .null }
+        let badService = SwiftEndpoint("GET /b", calls: [SwiftCall("x", service: "userz", path: "/u")]) { _ in .null }
+        let clash = SwiftEndpoint("GET /taken", calls: [SwiftCall("x", service: "users", path: "/u")]) { _ in .null }
+        let error = try #require(throws: SpecLoadError.self) {
+            try BFFServer(
+                spec: spec,
+                swiftEndpoints: [badPath, badService, clash],
+                options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, accessLog: nil)
+            )
+        }
+        #expect(error.diagnostics.count == 3, "\(error)")
+        #expect(error.diagnostics.allSatisfy { $0.location.file.hasSuffix("SwiftEndpointTests.swift") })
+        let lines = Set(error.diagnostics.map(\.location.line))
+        #expect(lines == [badPath.location.line, badService.location.line, clash.location.line])
+        #expect(error.description.contains("did you mean 'users'?"))
+        #expect(error.description.contains("clashes with GET /taken"))
+    }
+}

@@ -73,16 +73,14 @@ public struct SwiftEndpoint: Sendable {
         }
         var diagnostics: [SpecDiagnostic] = []
         let calls: [CallSpec] = self.calls.compactMap { call in
-            do {
+            do throws(TemplateSyntaxError) {
                 let path = try Template.parse(call.path, kind: .urlPath)
                 return CallSpec(
                     name: call.name, service: call.service, path: path, timeout: call.timeout,
                     required: call.required, fallback: call.fallback, location: location
                 )
-            } catch let error as TemplateSyntaxError {
-                diagnostics.append(SpecDiagnostic(location, error.message, hint: error.hint))
-                return nil
             } catch {
+                diagnostics.append(SpecDiagnostic(location, error.message, hint: error.hint))
                 return nil
             }
         }

@@ -10,11 +10,6 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
         self.column = column
     }
 
-    /// A location for endpoints declared in Swift rather than YAML.
-    public static func swift(file: String = #fileID, line: Int = #line) -> SourceLocation {
-        SourceLocation(file: file, line: line)
-    }
-
     public var description: String { "\(file):\(line):\(column)" }
 }
 
