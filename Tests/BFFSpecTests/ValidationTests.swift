@@ -185,9 +185,9 @@ struct ValidationTests {
 
     @Test("a malformed service timeout is reported at the service")
     func badServiceDuration() throws {
-        let diagnostics = SpecFixtures.diagnostics("name: t\nservices:\n  users: { url: http://127.0.0.1:9001, timeout: 1m }\n")
+        let diagnostics = SpecFixtures.diagnostics("name: t\nservices:\n  users: { url: http://127.0.0.1:9001, timeout: 1min }\n")
 
-        let d = try diagnostic("'1m' is not a duration", in: diagnostics)
+        let d = try diagnostic("'1min' is not a duration", in: diagnostics)
         #expect(d.location.line == 3)
     }
 

@@ -8,10 +8,10 @@ import Yams
 /// let spec = try SpecLoader.load(file: "bff-specs/mobile.yaml")
 /// ```
 public enum SpecLoader {
-    static let topLevelKeys = ["name", "listen", "include", "services", "endpoints"]
-    static let includeKeys = ["include", "services"]
+    static let topLevelKeys = ["name", "listen", "include", "services", "endpoints"] + EdgeSections.keys
+    static let includeKeys = ["include", "services"] + EdgeSections.keys
     static let serviceKeys = ["url", "timeout", "connect_timeout", "max_body", "ca_file"]
-    static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy"]
+    static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit"]
     static let callKeys = ["service", "path", "timeout", "required", "fallback", "headers"]
     static let responseKeys = ["from", "fields", "limit"]
     static let proxyKeys = ["service", "path", "timeout"]
@@ -62,6 +62,8 @@ public enum SpecLoader {
         var services: [String: ServiceSpec] = [:]
         var endpointsNode: Node?
         var loaded: Set<String> = []
+        var edge = EdgeSections()
+        var included = EdgeSections()
         for (key, _, value) in members {
             switch key {
             case "name":
@@ -74,22 +76,23 @@ public enum SpecLoader {
                 }
             case "include":
                 for file in includeFiles(value, reader: reader) {
-                    mergeInclude(file, chain: [canonicalPath(reader.file)], into: &services, reader: reader, loaded: &loaded)
+                    mergeInclude(file, chain: [canonicalPath(reader.file)], into: &services, edge: &included, reader: reader, loaded: &loaded)
                 }
             case "services":
                 for service in readServices(value, reader: reader) { services[service.name] = service }
             case "endpoints":
                 endpointsNode = value
             default:
-                break
+                readEdgeSection(key, value, into: &edge, reader: reader)
             }
         }
+        edge.fillMissing(from: included)
         if name == nil {
             reader.report(root, "the spec has no 'name'", hint: "add e.g. 'name: mobile' at the top")
         }
         let endpoints = endpointsNode.map { readEndpoints($0, reader: reader) } ?? []
         // Without a name the spec is still read and validated, so every other problem is listed too; load() then throws.
-        return ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, file: reader.file)
+        return ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, edge: edge.spec, file: reader.file)
     }
 
     private static func includeFiles(_ node: Node, reader: YAMLReader) -> [(path: String, node: Node)] {
@@ -110,6 +113,7 @@ public enum SpecLoader {
         _ include: (path: String, node: Node),
         chain: [String],
         into services: inout [String: ServiceSpec],
+        edge: inout EdgeSections,
         reader: YAMLReader,
         loaded: inout Set<String>
     ) {
@@ -128,17 +132,24 @@ public enum SpecLoader {
         if let root = compose(text, reader: included, file: include.path),
             let members = included.mapping(root, what: "an included file", allowed: includeKeys)
         {
+            var own = EdgeSections()
+            var nestedEdge = EdgeSections()
             for (key, _, value) in members {
-                if key == "include" {
+                switch key {
+                case "include":
                     for nested in includeFiles(value, reader: included) {
-                        mergeInclude(nested, chain: chain + [canonical], into: &services, reader: included, loaded: &loaded)
+                        mergeInclude(nested, chain: chain + [canonical], into: &services, edge: &nestedEdge, reader: included, loaded: &loaded)
                     }
-                } else {
+                case "services":
                     for service in readServices(value, reader: included) where services[service.name] == nil {
                         services[service.name] = service
                     }
+                default:
+                    readEdgeSection(key, value, into: &own, reader: included)
                 }
             }
+            own.fillMissing(from: nestedEdge)
+            edge.fillMissing(from: own)
         }
         reader.absorb(included.diagnostics)
     }
@@ -202,6 +213,10 @@ public enum SpecLoader {
         var timeout = EndpointSpec.defaultTimeout
         var callsNode: Node?, responseNode: Node?, proxyNode: Node?
         var meta = true
+        var authMethods: [EndpointAuthSpec.Method]?
+        var required: (roles: [String], scopes: [String])?
+        var requireNode: Node?
+        var rateLimits: [RateLimitSpec] = []
         for (key, _, value) in fields {
             switch key {
             case "route":
@@ -216,8 +231,21 @@ public enum SpecLoader {
             case "response": responseNode = value
             case "proxy": proxyNode = value
             case "meta": meta = reader.bool(value, what: "meta") ?? meta
+            case "auth": authMethods = readEndpointAuth(value, reader: reader)
+            case "require":
+                required = readRequire(value, reader: reader)
+                requireNode = value
+            case "rate_limit": rateLimits = readRateLimitList(value, reader: reader)
             default: break
             }
+        }
+        var auth = authMethods.map { EndpointAuthSpec(methods: $0) }
+        if let required, let requireNode {
+            if auth == nil || auth?.isPublic == true {
+                reader.report(requireNode, "'require' on a route without credentials", hint: "add 'auth: jwt' (or api_key), or drop 'require'")
+            }
+            auth?.roles = required.roles
+            auth?.scopes = required.scopes
         }
         guard let route else {
             if !fields.contains(where: { $0.key == "route" }) {
@@ -232,11 +260,11 @@ public enum SpecLoader {
                 response: responseNode.map { readResponse($0, reader: reader) },
                 meta: meta
             )
-            return EndpointSpec(route: route, timeout: timeout, kind: .aggregate(aggregate), location: location)
+            return EndpointSpec(route: route, timeout: timeout, kind: .aggregate(aggregate), auth: auth, rateLimits: rateLimits, location: location)
         case (nil, let proxy?):
             if let responseNode { reader.report(responseNode, "a proxy route has no 'response'", hint: "remove it, or turn the route into calls") }
             guard let proxy = readProxy(proxy, reader: reader) else { return nil }
-            return EndpointSpec(route: route, timeout: timeout, kind: .proxy(proxy), location: location)
+            return EndpointSpec(route: route, timeout: timeout, kind: .proxy(proxy), auth: auth, rateLimits: rateLimits, location: location)
         case (.some, .some):
             reader.report(node, "endpoint \(route) has both 'calls' and 'proxy'", hint: "an endpoint either aggregates calls or proxies to one service")
             return nil

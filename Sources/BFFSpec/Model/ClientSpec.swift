@@ -7,14 +7,17 @@ public struct ClientSpec: Sendable {
     public var listen: HostPort?
     public var services: [String: ServiceSpec]
     public var endpoints: [EndpointSpec]
+    /// Auth, rate limits, CORS and request limits.
+    public var edge: EdgeSpec
     /// The file the spec was loaded from.
     public var file: String
 
-    public init(name: String, listen: HostPort?, services: [String: ServiceSpec], endpoints: [EndpointSpec], file: String) {
+    public init(name: String, listen: HostPort?, services: [String: ServiceSpec], endpoints: [EndpointSpec], edge: EdgeSpec = EdgeSpec(), file: String) {
         self.name = name
         self.listen = listen
         self.services = services
         self.endpoints = endpoints
+        self.edge = edge
         self.file = file
     }
 }
@@ -154,14 +157,27 @@ public struct EndpointSpec: Sendable {
     /// Deadline for the whole endpoint: whatever is still running then is cancelled.
     public var timeout: Duration
     public var kind: Kind
+    /// Who may call it; nil when the endpoint says nothing (allowed only in a BFF without auth).
+    public var auth: EndpointAuthSpec?
+    /// Limits of this endpoint, on top of the BFF-wide ones.
+    public var rateLimits: [RateLimitSpec]
     public var location: SourceLocation
 
     public static let defaultTimeout: Duration = .seconds(2)
 
-    public init(route: RoutePattern, timeout: Duration = EndpointSpec.defaultTimeout, kind: Kind, location: SourceLocation) {
+    public init(
+        route: RoutePattern,
+        timeout: Duration = EndpointSpec.defaultTimeout,
+        kind: Kind,
+        auth: EndpointAuthSpec? = nil,
+        rateLimits: [RateLimitSpec] = [],
+        location: SourceLocation
+    ) {
         self.route = route
         self.timeout = timeout
         self.kind = kind
+        self.auth = auth
+        self.rateLimits = rateLimits
         self.location = location
     }
 }

@@ -1,7 +1,7 @@
-/// Durations as written in specs: a number with an `ms` or `s` suffix (`300ms`, `1s`, `1.5s`).
+/// Durations as written in specs: a number with an `ms`, `s`, `m` or `h` suffix (`300ms`, `1.5s`, `5m`), at most a day.
 public enum SpecDuration {
     /// What a malformed duration should look like, for error messages.
-    public static let expectedForm = "write a number with ms or s, e.g. 300ms or 1.5s"
+    public static let expectedForm = "write a number with ms, s, m or h, e.g. 300ms, 1.5s or 5m"
 
     /// Parses `text`, or returns nil when it is not a positive duration with a unit.
     public static func parse(_ text: String) -> Duration? {
@@ -11,6 +11,10 @@ public enum SpecDuration {
             (number, scale) = (trimmed.dropLast(2), 1e-3)
         } else if trimmed.hasSuffix("s") {
             (number, scale) = (trimmed.dropLast(1), 1)
+        } else if trimmed.hasSuffix("m") {
+            (number, scale) = (trimmed.dropLast(1), 60)
+        } else if trimmed.hasSuffix("h") {
+            (number, scale) = (trimmed.dropLast(1), 3600)
         } else {
             return nil
         }

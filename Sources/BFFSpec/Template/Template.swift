@@ -94,18 +94,23 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         guard !components.isEmpty, components.allSatisfy({ TemplateVariable.isIdentifier($0) }) else {
             throw TemplateSyntaxError(
                 message: "bad placeholder '{\(inner)}' in '\(text)'",
-                hint: "use {path.X}, {query.X}, {header.X} or {<call>.<field>}, with an optional :default"
+                hint: "use {path.X}, {query.X}, {header.X}, {auth.X} or {<call>.<field>}, with an optional :default"
             )
         }
         let head = String(components[0])
         let rest = components.dropFirst().map(String.init)
         let source: TemplateVariable.Source
         switch head {
-        case "path", "query", "header":
+        case "path", "query", "header", "auth":
             guard rest.count == 1 else {
                 throw TemplateSyntaxError(message: "'{\(inner)}' names no single \(head) value", hint: "write {\(head).name}")
             }
-            source = head == "path" ? .path(rest[0]) : head == "query" ? .query(rest[0]) : .header(rest[0].lowercased())
+            switch head {
+            case "path": source = .path(rest[0])
+            case "query": source = .query(rest[0])
+            case "header": source = .header(rest[0].lowercased())
+            default: source = .auth(rest[0])
+            }
         default:
             source = rest.isEmpty ? .path(head) : .call(head, path: rest)
         }

@@ -8,6 +8,8 @@ public struct TemplateVariable: Sendable, Hashable, CustomStringConvertible {
         case query(String)
         /// A header of the client request: `{header.accept-language}`.
         case header(String)
+        /// A claim of the authenticated caller: `{auth.sub}`, `{auth.tenant}`.
+        case auth(String)
         /// A value in another call's JSON result: `{user.tier}`, `{user.address.city}`.
         case call(String, path: [String])
     }
@@ -31,7 +33,7 @@ public struct TemplateVariable: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
 
     /// Names reserved for request inputs; a call may not use one as its name.
-    public static let reservedPrefixes: Set<String> = ["path", "query", "header"]
+    public static let reservedPrefixes: Set<String> = ["path", "query", "header", "auth"]
 
     /// The call this variable reads from, if any: a dependency edge in the plan.
     public var callDependency: String? {

@@ -27,6 +27,7 @@ public enum SpecValidator {
                 }
             }
         }
+        diagnostics += validateAuth(spec)
         return diagnostics
     }
 
@@ -50,7 +51,7 @@ public enum SpecValidator {
         for call in aggregate.calls {
             if TemplateVariable.reservedPrefixes.contains(call.name) || !TemplateVariable.isIdentifier(call.name) || call.name.hasPrefix("_") {
                 diagnostics.append(
-                    SpecDiagnostic(call.location, "call name '\(call.name)' is reserved or not a plain name", hint: "rename it; path, query and header are reserved")
+                    SpecDiagnostic(call.location, "call name '\(call.name)' is reserved or not a plain name", hint: "rename it; path, query, header and auth are reserved")
                 )
             }
             diagnostics += validateService(call.service, at: call.location, services: services)
