@@ -86,6 +86,7 @@ struct CompiledTemplate: Sendable {
         case .path(let name): found = inputs.captures[name]
         case .query(let name): found = inputs.query[name]
         case .header(let name): found = HTTPField.Name(name).flatMap { inputs.headers[$0] }
+        case .auth(let name): found = inputs.claims[name]
         case .call: return ""
         }
         guard let value = found ?? variable.defaultValue else {

@@ -1,6 +1,7 @@
 public import HTTPTypes
 
-/// The parts of a client request that templates may read: route captures, query and headers.
+/// The parts of a client request that templates may read: route captures, query, headers and
+/// the authenticated caller's claims.
 ///
 /// Captures and query values are percent-decoded once here; the plan re-encodes them for the
 /// place each one is substituted into.
@@ -9,12 +10,21 @@ public struct RequestInputs: Sendable {
     public var query: [String: String]
     public var headers: HTTPFields
     public var requestID: String
+    /// Claims of the authenticated caller (`{auth.sub}`); empty on public routes.
+    public var claims: [String: String]
 
-    public init(captures: [String: String] = [:], query: [String: String] = [:], headers: HTTPFields = [:], requestID: String = "") {
+    public init(
+        captures: [String: String] = [:],
+        query: [String: String] = [:],
+        headers: HTTPFields = [:],
+        requestID: String = "",
+        claims: [String: String] = [:]
+    ) {
         self.captures = captures
         self.query = query
         self.headers = headers
         self.requestID = requestID
+        self.claims = claims
     }
 
     /// Parses a raw query string (`a=1&b=x%20y`); the first occurrence of a name wins.

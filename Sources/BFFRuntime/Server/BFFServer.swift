@@ -111,6 +111,8 @@ public final class BFFServer: Service, Sendable {
         let executors = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), EventLoopExecutor(eventLoop: $0)) })
         var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
         if let sink = options.accessLog { middleware.append(AccessLogMiddleware(sink: sink)) }
+        middleware.append(SecurityHeadersMiddleware(spec: spec.edge.headers, trustedProxies: spec.edge.trustedProxies))
+        if let cors = spec.edge.cors { middleware.append(CORSMiddleware(spec: cors)) }
         middleware.append(ProblemMiddleware())
         let responder = MiddlewareChain(middleware: middleware, responder: BFFResponder(router: router, readiness: readiness))
         let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(options.idleTimeout.nanosecondsValue))

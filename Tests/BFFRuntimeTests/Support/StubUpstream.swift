@@ -9,12 +9,15 @@ struct StubResponse: Sendable {
     var body: String
     var delay: TimeAmount
     var contentType: String
+    /// Extra response headers.
+    var headers: [(String, String)]
 
-    init(_ status: HTTPResponseStatus = .ok, _ body: String, delay: TimeAmount = .zero, contentType: String = "application/json") {
+    init(_ status: HTTPResponseStatus = .ok, _ body: String, delay: TimeAmount = .zero, contentType: String = "application/json", headers: [(String, String)] = []) {
         self.status = status
         self.body = body
         self.delay = delay
         self.contentType = contentType
+        self.headers = headers
     }
 }
 
@@ -219,6 +222,7 @@ private final class StubConnectionHandler: ChannelInboundHandler {
         let body = ByteBuffer(string: response.body)
         var headers = HTTPHeaders([("content-type", response.contentType), ("content-length", String(body.readableBytes))])
         if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        headers.add(contentsOf: response.headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         stub.markResponded(index)

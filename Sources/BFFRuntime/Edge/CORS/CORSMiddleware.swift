@@ -1,0 +1,84 @@
+import BFFSpec
+import HTTPTypes
+import Hummingbird
+
+/// Cross-origin access for browsers, per the BFF's `cors:` section.
+///
+/// Preflights are answered here (204) and never reach a route or a service. Every response says
+/// `Vary: Origin`; an allowed origin is echoed exactly (never `*` together with credentials), and
+/// `null`, look-alike and unlisted origins get no CORS headers, so the browser withholds the answer.
+struct CORSMiddleware: RouterMiddleware {
+    typealias Context = BFFRequestContext
+
+    let spec: CORSSpec
+    private let maxAge: String
+    private let allowHeaders: String
+    private let exposeHeaders: String
+    private let allowedHeaderNames: Set<String>
+
+    static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE"
+
+    init(spec: CORSSpec) {
+        self.spec = spec
+        maxAge = String(spec.maxAge.components.seconds)
+        allowHeaders = spec.allowHeaders.joined(separator: ", ")
+        exposeHeaders = spec.exposeHeaders.joined(separator: ", ")
+        allowedHeaderNames = Set(spec.allowHeaders.map { $0.lowercased() })
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let origin = request.headers[.origin]
+        if request.method == .options, let origin, let method = request.headers[.accessControlRequestMethod] {
+            return preflight(origin: origin, method: method, requestedHeaders: request.headers[.accessControlRequestHeaders], context: context)
+        }
+        var response = try await next(request, context)
+        response.headers.append(.varyOrigin)
+        if let origin, let allowed = allowedOrigin(origin) {
+            response.headers[.accessControlAllowOrigin] = allowed
+            if spec.credentials { response.headers[.accessControlAllowCredentials] = "true" }
+            if !exposeHeaders.isEmpty { response.headers[.accessControlExposeHeaders] = exposeHeaders }
+        }
+        return response
+    }
+
+    private func preflight(origin: String, method: String, requestedHeaders: String?, context: Context) -> Response {
+        context.record.note(route: "preflight")
+        var headers: HTTPFields = [.vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers", .cacheControl: "no-store"]
+        let requested = (requestedHeaders ?? "").split(separator: ",").map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }.filter { !$0.isEmpty }
+        guard let allowed = allowedOrigin(origin), Self.allowedMethods.contains(method), requested.allSatisfy(allowedHeaderNames.contains) else {
+            // A refused preflight carries no CORS headers: the browser then blocks the real request.
+            return Problem(.forbidden, "cross-origin request refused: the origin, method or headers are not allowed", headers: headers)
+                .response(requestID: context.requestID, instance: nil)
+        }
+        headers[.accessControlAllowOrigin] = allowed
+        headers[.accessControlAllowMethods] = Self.allowedMethods
+        if !allowHeaders.isEmpty { headers[.accessControlAllowHeaders] = allowHeaders }
+        headers[.accessControlMaxAge] = maxAge
+        if spec.credentials { headers[.accessControlAllowCredentials] = "true" }
+        return Response(status: .noContent, headers: headers)
+    }
+
+    /// The `Access-Control-Allow-Origin` value for `origin`, or nil when it is not allowed.
+    private func allowedOrigin(_ origin: String) -> String? {
+        for pattern in spec.origins where CORSOriginPattern.matches(origin, pattern: pattern) {
+            return pattern == "*" && !spec.credentials ? "*" : origin
+        }
+        return nil
+    }
+}
+
+extension HTTPField {
+    static let varyOrigin = HTTPField(name: .vary, value: "Origin")
+}
+
+extension HTTPField.Name {
+    static let origin = Self("Origin")!
+    static let accessControlRequestMethod = Self("Access-Control-Request-Method")!
+    static let accessControlRequestHeaders = Self("Access-Control-Request-Headers")!
+    static let accessControlAllowOrigin = Self("Access-Control-Allow-Origin")!
+    static let accessControlAllowMethods = Self("Access-Control-Allow-Methods")!
+    static let accessControlAllowHeaders = Self("Access-Control-Allow-Headers")!
+    static let accessControlAllowCredentials = Self("Access-Control-Allow-Credentials")!
+    static let accessControlExposeHeaders = Self("Access-Control-Expose-Headers")!
+    static let accessControlMaxAge = Self("Access-Control-Max-Age")!
+}
