@@ -45,6 +45,10 @@ public struct SwiftEndpoint: Sendable {
     public let route: String
     public let timeout: Duration
     public let calls: [SwiftCall]
+    /// Who may call it, as `auth:` and `require:` on a YAML endpoint; required when the BFF declares auth.
+    public let auth: EndpointAuthSpec?
+    /// Limits of this endpoint, on top of the BFF-wide ones.
+    public let rateLimits: [RateLimitSpec]
     public let location: SourceLocation
     public let handler: Handler
 
@@ -52,6 +56,8 @@ public struct SwiftEndpoint: Sendable {
         _ route: String,
         timeout: Duration = EndpointSpec.defaultTimeout,
         calls: [SwiftCall],
+        auth: EndpointAuthSpec? = nil,
+        rateLimits: [RateLimitSpec] = [],
         file: String = #fileID,
         line: Int = #line,
         handler: @escaping Handler
@@ -59,6 +65,8 @@ public struct SwiftEndpoint: Sendable {
         self.route = route
         self.timeout = timeout
         self.calls = calls
+        self.auth = auth
+        self.rateLimits = rateLimits
         self.location = SourceLocation(file: file, line: line)
         self.handler = handler
     }
@@ -120,6 +128,7 @@ public final class SwiftEndpointContext: Sendable {
             let target = try call.target.render(inputs: inputs, restCapture: plan.route.restCapture) { known[$0]?.value }
             var headers = HTTPHeaders()
             if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
+            for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
             outcome = await runner.run(
                 service: call.service,
                 target: target,

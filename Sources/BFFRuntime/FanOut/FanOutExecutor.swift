@@ -38,6 +38,7 @@ struct FanOutExecutor: Sendable {
                     return .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "an input from another call is missing")
                 }
                 if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
+                for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
                 let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
                 let budget = min(call.timeout, plan.timeout)
                 group.addTask {

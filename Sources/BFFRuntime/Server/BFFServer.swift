@@ -115,7 +115,9 @@ public final class BFFServer: Service, Sendable {
         if let cors = spec.edge.cors { middleware.append(CORSMiddleware(spec: cors)) }
         middleware.append(ProblemMiddleware())
         let responder = MiddlewareChain(middleware: middleware, responder: BFFResponder(router: router, readiness: readiness))
-        let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(options.idleTimeout.nanosecondsValue))
+        let ingress = IngressPolicy(edge: spec.edge)
+        let connections = ConnectionBudget(limit: ingress.maxConnections)
+        let http1 = ingress.http1Configuration
         let onListening = self.onListening
         let logger = self.logger
         let name = spec.name
@@ -123,7 +125,12 @@ public final class BFFServer: Service, Sendable {
         let app = Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
-                EventLoopPinnedHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: http1), executors: executors)
+                EventLoopPinnedHTTP1Channel(
+                    inner: HTTP1Channel(responder: responder, configuration: http1),
+                    executors: executors,
+                    ingress: ingress,
+                    connections: connections
+                )
             },
             configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: nil, reuseAddress: true),
             onServerRunning: { channel in

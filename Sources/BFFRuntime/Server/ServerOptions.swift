@@ -8,8 +8,6 @@ public struct ServerOptions: Sendable {
     public var threads: Int
     /// How long in-flight requests may take to finish after SIGTERM before the process exits anyway.
     public var drainTimeout: Duration
-    /// Idle keep-alive connections from clients are closed after this long.
-    public var idleTimeout: Duration
     /// Where the JSON access log goes; nil turns it off.
     public var accessLog: LogLineSink?
 
@@ -20,13 +18,11 @@ public struct ServerOptions: Sendable {
         listen: HostPort,
         threads: Int = ServerOptions.defaultThreads,
         drainTimeout: Duration = .seconds(10),
-        idleTimeout: Duration = .seconds(60),
         accessLog: LogLineSink? = .standardOutput
     ) {
         self.listen = listen
         self.threads = max(1, threads)
         self.drainTimeout = drainTimeout
-        self.idleTimeout = idleTimeout
         self.accessLog = accessLog
     }
 }

@@ -48,10 +48,12 @@ final class LoopbackServer: Sendable {
     }
 }
 
-/// A spec with one service at `port` and one proxy route `* /<prefix>/{rest*}` forwarding to `/<target>{rest}`.
+/// A spec with one service at `port` and one proxy route `* /<prefix>/{rest*}` forwarding to `/<target>{rest}`,
+/// accepting uploads of up to 2 GiB.
 func proxySpec(port: Int, prefix: String, target: String = "/") -> String {
     """
     name: proxy-test
+    limits: { proxy_body: 2GiB }
     services:
       upstream: { url: "http://127.0.0.1:\(port)", timeout: 5s }
     endpoints:

@@ -1,0 +1,95 @@
+import BFFSpec
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Cleans every request head after decoding, before routing: removes headers a client must not be
+/// able to set (the gateway's own namespace, identity and URL-override headers, forwarding headers
+/// from untrusted peers) and every hop-by-hop header, including those the client names in
+/// `Connection`. It runs before the gateway adds headers of its own, so `Connection: X-Request-ID`
+/// cannot remove what the gateway sets later.
+///
+/// Also reports the end of every response to ``RequestHeadGuard`` with ``IngressResponseEnded``.
+final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let trustedProxies: [CIDR]
+    private var isPeerTrusted = false
+
+    init(trustedProxies: [CIDR]) {
+        self.trustedProxies = trustedProxies
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        isPeerTrusted = ClientAddress.isTrusted(context.channel.remoteAddress, trusted: trustedProxies)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var request) = unwrapInboundIn(data) else {
+            context.fireChannelRead(data)
+            return
+        }
+        request.headerFields = Self.sanitized(request.headerFields, peerIsTrusted: isPeerTrusted)
+        context.fireChannelRead(wrapInboundOut(.head(request)))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+        if case .end = unwrapOutboundIn(data) {
+            context.triggerUserOutboundEvent(IngressResponseEnded(), promise: nil)
+        }
+    }
+
+    // MARK: Rules
+
+    /// `fields` without the headers a client may not send. `Connection` keeps only its `close` or
+    /// `keep-alive` token, which the server's keep-alive handling reads.
+    static func sanitized(_ fields: HTTPFields, peerIsTrusted: Bool) -> HTTPFields {
+        var named: Set<String> = []
+        var close = false
+        var keepAlive = false
+        for value in fields[values: .connection] {
+            for token in value.split(separator: ",") {
+                let token = token.trimmingCharacters(in: .whitespaces).lowercased()
+                switch token {
+                case "close": close = true
+                case "keep-alive": keepAlive = true
+                default: named.insert(token)
+                }
+            }
+        }
+        var kept = HTTPFields()
+        kept.reserveCapacity(fields.count)
+        for field in fields {
+            let name = field.name.canonicalName
+            if named.contains(name) && !framingHeaders.contains(name) { continue }
+            if isDropped(name, peerIsTrusted: peerIsTrusted) { continue }
+            kept.append(field)
+        }
+        if close {
+            kept[.connection] = "close"
+        } else if keepAlive {
+            kept[.connection] = "keep-alive"
+        }
+        return kept
+    }
+
+    /// Body framing was settled by the decoder from these; removing them afterwards would only make
+    /// the head disagree with the body that follows.
+    private static let framingHeaders: Set<String> = ["content-length", "transfer-encoding"]
+
+    private static let hopByHop: Set<String> = ["connection", "keep-alive", "te", "trailer", "upgrade"]
+    private static let clientForbidden: Set<String> = ["x-original-url", "x-rewrite-url", "x-http-method-override"]
+    /// Prefixes of headers only the gateway sets: its own namespace and the identity it forwards.
+    private static let gatewayPrefixes = ["x-bff-", "x-user-", "proxy-"]
+
+    private static func isDropped(_ name: String, peerIsTrusted: Bool) -> Bool {
+        if hopByHop.contains(name) || clientForbidden.contains(name) { return true }
+        if gatewayPrefixes.contains(where: name.hasPrefix) { return true }
+        return !peerIsTrusted && (name == "forwarded" || name.hasPrefix("x-forwarded-"))
+    }
+}

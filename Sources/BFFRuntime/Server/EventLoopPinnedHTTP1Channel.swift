@@ -1,0 +1,34 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// Hummingbird's HTTP/1 child channel, with each connection's task pinned to its event loop and
+/// ``RequestHeadGuard`` in front of the HTTP decoder.
+struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let inner: HTTP1Channel
+    let executors: [ObjectIdentifier: EventLoopExecutor]
+    let ingress: IngressPolicy
+    let connections: ConnectionBudget
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let headGuard = RequestHeadGuard(policy: ingress, connections: connections, logger: logger)
+        do {
+            try channel.pipeline.syncOperations.addHandler(headGuard, position: .first)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return inner.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        guard let executor = executors[ObjectIdentifier(value.channel.eventLoop)] else {
+            await inner.handle(value: value, logger: logger)
+            return
+        }
+        await withTaskExecutorPreference(executor) {
+            await inner.handle(value: value, logger: logger)
+        }
+    }
+}
