@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "BFFClients", "BFFDemo", "BFFRuntime", "BFFSpec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -8,8 +8,8 @@ import Foundation
 struct BFFTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bff",
-        abstract: "Backend-for-Frontend gateway tool: run the demo, validate specs, list routes.",
-        subcommands: [DemoCommand.self, ValidateCommand.self, RoutesCommand.self]
+        abstract: "Backend-for-Frontend gateway tool: run the demo, validate specs, list routes, mint test tokens.",
+        subcommands: [DemoCommand.self, ValidateCommand.self, RoutesCommand.self, TokenCommand.self]
     )
 }
 
