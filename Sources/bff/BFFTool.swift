@@ -34,15 +34,15 @@ enum SpecsFolder {
 /// Loads a spec and, for the four shipped clients, compiles its Swift endpoints too, so both kinds
 /// of mistakes are reported the same way.
 enum SpecCheck {
-    static func load(_ path: String) throws(SpecLoadError) -> (ClientSpec, [String]) {
+    static func load(_ path: String) async throws(SpecLoadError) -> (ClientSpec, [String]) {
         let spec = try SpecLoader.load(file: path)
-        let server = try BFFServer(
+        let server = try await BFFServer(
             spec: spec,
             swiftEndpoints: ClientCatalogue.endpoints(for: spec.name),
             options: ServerOptions(listen: spec.listen ?? HostPort(host: "127.0.0.1", port: 0), threads: 1)
         )
         let routes = server.routeDescriptions
-        try? server.shutdownEventLoopsNow()
+        await server.discard()
         return (spec, routes)
     }
 }

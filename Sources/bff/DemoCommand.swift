@@ -35,7 +35,7 @@ struct DemoCommand: AsyncParsableCommand {
             do {
                 let spec = try SpecLoader.load(file: path)
                 guard let listen = spec.listen else { throw ValidationError("\(path) has no listen address") }
-                let server = try BFFServer(
+                let server = try await BFFServer(
                     spec: spec,
                     swiftEndpoints: endpoints,
                     options: ServerOptions(listen: listen, threads: 1, drainTimeout: .seconds(5), accessLog: accessLog ? .standardOutput : nil)

@@ -4,7 +4,7 @@ import BFFRuntime
 import BFFSpec
 import Foundation
 
-struct RoutesCommand: ParsableCommand {
+struct RoutesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "routes",
         abstract: "List the routes a spec serves, with each aggregation's calls and their dependencies."
@@ -13,10 +13,10 @@ struct RoutesCommand: ParsableCommand {
     @Argument(help: "The spec file.")
     var file: String
 
-    func run() throws {
+    func run() async throws {
         let spec: ClientSpec
         do {
-            (spec, _) = try SpecCheck.load(file)
+            (spec, _) = try await SpecCheck.load(file)
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)

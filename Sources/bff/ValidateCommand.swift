@@ -2,7 +2,7 @@ import ArgumentParser
 import BFFSpec
 import Foundation
 
-struct ValidateCommand: ParsableCommand {
+struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check spec files; print every problem with file:line and exit 1 if any."
@@ -11,11 +11,11 @@ struct ValidateCommand: ParsableCommand {
     @Argument(help: "Spec files to check.")
     var files: [String]
 
-    func run() throws {
+    func run() async throws {
         var failed = false
         for file in files {
             do {
-                let (spec, routes) = try SpecCheck.load(file)
+                let (spec, routes) = try await SpecCheck.load(file)
                 print("\(file): ok (\(spec.name), \(routes.count) routes, \(spec.services.count) services)")
             } catch {
                 failed = true

@@ -75,13 +75,13 @@ struct SwiftEndpointTests {
         """
 
     @Test("bad templates, unknown services and clashing routes fail start-up with the Swift file and line")
-    func invalidSwiftEndpoints() throws {
+    func invalidSwiftEndpoints() async throws {
         let spec = try SpecLoader.load(yaml: Self.spec, file: "checked.yaml")
         let badPath = SwiftEndpoint("GET /a", calls: [SwiftCall("x", service: "users", path: "users/{path.id")]) { _ in .null }
         let badService = SwiftEndpoint("GET /b", calls: [SwiftCall("x", service: "userz", path: "/u")]) { _ in .null }
         let clash = SwiftEndpoint("GET /taken", calls: [SwiftCall("x", service: "users", path: "/u")]) { _ in .null }
-        let error = try #require(throws: SpecLoadError.self) {
-            try BFFServer(
+        let error = try await #require(throws: SpecLoadError.self) {
+            try await BFFServer(
                 spec: spec,
                 swiftEndpoints: [badPath, badService, clash],
                 options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, accessLog: nil)

@@ -21,7 +21,7 @@ public enum ClientLauncher {
         do {
             let spec = try SpecLoader.load(file: path)
             let options = try flags.serverOptions(spec: spec, environment: environment)
-            let server = try BFFServer(spec: spec, swiftEndpoints: swiftEndpoints, options: options)
+            let server = try await BFFServer(spec: spec, swiftEndpoints: swiftEndpoints, options: options)
             try await server.runUntilSignalled()
         } catch let error as SpecLoadError {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))

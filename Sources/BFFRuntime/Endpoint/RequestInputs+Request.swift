@@ -7,8 +7,10 @@ extension RequestInputs {
             captures: captures,
             query: RequestInputs.parseQuery(request.uri.query.map { Substring($0) }),
             headers: request.headers,
-            requestID: context.requestID
+            requestID: context.requestID,
+            claims: context.principal?.claims ?? [:]
         )
+        identityHeaders = context.identityHeaders
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// UTC timestamps for log lines, `2026-11-22T05:35:12.345Z`, written without Foundation's date
 /// formatting (which costs several microseconds per call, on every request for the access log).

@@ -12,6 +12,8 @@ struct Router: Sendable {
     struct Route: Sendable {
         let pattern: RoutePattern
         let handler: any EndpointHandler
+        /// Auth, roles and limits, checked before the handler runs.
+        let admission: RouteAdmission
     }
 
     enum Match {

@@ -12,6 +12,10 @@ public struct BFFRequestContext: RequestContext {
     public var requestID: String = ""
     /// What the endpoint reports back to the access log.
     public let record = RequestRecord()
+    /// The authenticated caller; nil on public routes.
+    public var principal: Principal?
+    /// Headers every upstream call carries for the caller (`forward_claims`).
+    var identityHeaders: [(String, String)] = []
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -31,13 +31,48 @@ struct BFFResponder: HTTPResponder {
         }
         switch router.match(method: request.method, path: path) {
         case .found(let route, let captures):
-            return try await route.handler.handle(request, context: context, captures: captures)
+            return try await admitted(request, context: context, route: route, captures: captures)
         case .methodNotAllowed(let allowed):
             var problem = Problem(.methodNotAllowed, "\(request.method.rawValue) is not allowed on \(path.normalized)")
             problem.headers[.allow] = Set(allowed).sorted().joined(separator: ", ")
             throw problem
         case .notFound:
             throw Problem.notFound(path.normalized)
+        }
+    }
+
+    /// Runs the route's admission, hands the caller's identity to the handler (and, through
+    /// `forward_claims`, to upstreams in place of anything the client sent), and puts the rate-limit
+    /// headers on whatever the handler answers.
+    private func admitted(_ request: Request, context: Context, route: Router.Route, captures: [String: String]) async throws -> Response {
+        var context = context
+        let edge = route.admission.edge
+        var request = request
+        if !edge.claimHeaders.isEmpty {
+            var head = request.head
+            for (_, name) in edge.claimHeaders { head.headerFields[name] = nil }
+            request = Request(head: head, body: request.body)
+        }
+        let admission = try await route.admission.admit(request, context: context)
+        if let principal = admission.principal, !edge.claimHeaders.isEmpty {
+            context.principal = principal
+            var head = request.head
+            for (claim, name) in edge.claimHeaders {
+                guard let value = principal.claims[claim], CompiledTemplate.isSafeHeaderValue(value) else { continue }
+                head.headerFields.append(HTTPField(name: name, value: value))
+                context.identityHeaders.append((name.rawName, value))
+            }
+            request = Request(head: head, body: request.body)
+        } else {
+            context.principal = admission.principal
+        }
+        do {
+            var response = try await route.handler.handle(request, context: context, captures: captures)
+            response.headers.append(contentsOf: admission.headers)
+            return response
+        } catch var problem as Problem {
+            problem.headers.append(contentsOf: admission.headers)
+            throw problem
         }
     }
 

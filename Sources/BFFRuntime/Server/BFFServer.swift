@@ -24,6 +24,7 @@ public final class BFFServer: Service, Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let transport: UpstreamTransport
     private let router: Router
+    private let edge: EdgeRuntime
     private let readiness = Readiness()
     private let logger: Logger
     private let onListening: (@Sendable (Int) async -> Void)?
@@ -37,7 +38,7 @@ public final class BFFServer: Service, Sendable {
         options: ServerOptions,
         logger: Logger? = nil,
         onListening: (@Sendable (Int) async -> Void)? = nil
-    ) throws(SpecLoadError) {
+    ) async throws(SpecLoadError) {
         self.spec = spec
         self.options = options
         self.logger = logger ?? Logger(label: "bff.\(spec.name)")
@@ -48,7 +49,7 @@ public final class BFFServer: Service, Sendable {
         do {
             transport = try UpstreamTransport(group: group, services: services.values)
         } catch {
-            try? group.syncShutdownGracefully()
+            try? await group.shutdownGracefully()
             let tlsServices = spec.services.values.filter { $0.caFile != nil }
             throw SpecLoadError(tlsServices.map { SpecDiagnostic($0.location, "service '\($0.name)': ca_file is not a PEM certificate file", hint: "give a PEM file of CA certificates") })
         }
@@ -56,11 +57,30 @@ public final class BFFServer: Service, Sendable {
         self.transport = transport
         let runner = CallRunner(transport: transport)
         let executor = FanOutExecutor(runner: runner)
+        let limited = !spec.edge.rateLimits.limits.isEmpty || !spec.edge.plans.isEmpty || spec.endpoints.contains { !$0.rateLimits.isEmpty }
+            || swiftEndpoints.contains { !$0.rateLimits.isEmpty }
+        let edge: EdgeRuntime
+        do {
+            edge = try await EdgeRuntime(spec: spec, limited: limited, group: group, logger: self.logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        self.edge = edge
+        let wideLimits = spec.edge.rateLimits.limits.enumerated().map { (id: "bff\($0)", spec: $1) }
+        func admission(route: RoutePattern, auth: EndpointAuthSpec?, limits: [RateLimitSpec], bodyLimit: Int?) -> RouteAdmission {
+            let own = limits.enumerated().map { (id: "\(route.method) \(route.path)#\($0)", spec: $1) }
+            return RouteAdmission(auth: auth, limits: wideLimits + own, bodyLimit: bodyLimit, edge: edge)
+        }
         var routes: [Router.Route] = spec.endpoints.map { endpoint in
             switch endpoint.kind {
             case .aggregate(let aggregate):
                 let plan = CompiledPlan(route: endpoint.route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
-                return Router.Route(pattern: endpoint.route, handler: AggregateEndpoint(plan: plan, executor: executor))
+                return Router.Route(
+                    pattern: endpoint.route,
+                    handler: AggregateEndpoint(plan: plan, executor: executor),
+                    admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)
+                )
             case .proxy(let proxy):
                 let service = services[proxy.service]!
                 return Router.Route(
@@ -71,7 +91,8 @@ public final class BFFServer: Service, Sendable {
                         target: CompiledTemplate(proxy.path),
                         headTimeout: proxy.timeout ?? service.timeout,
                         transport: transport
-                    )
+                    ),
+                    admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: nil)
                 )
             }
         }
@@ -80,6 +101,7 @@ public final class BFFServer: Service, Sendable {
             do {
                 let (route, aggregate) = try endpoint.spec()
                 let problems = SpecValidator.validate(aggregate, route: route, at: endpoint.location, services: spec.services)
+                    + SpecValidator.validate(endpoint.auth, route: route, at: endpoint.location, variables: aggregate.calls.flatMap(\.path.variables), spec: spec.edge)
                     + routes.filter { $0.pattern.overlaps(route) }.map {
                         SpecDiagnostic(endpoint.location, "Swift route \(route) clashes with \($0.pattern) in \(spec.file)", hint: "remove one of them")
                     }
@@ -88,13 +110,20 @@ public final class BFFServer: Service, Sendable {
                     continue
                 }
                 let plan = CompiledPlan(route: route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
-                routes.append(Router.Route(pattern: route, handler: SwiftEndpointHandler(plan: plan, runner: runner, handler: endpoint.handler)))
+                routes.append(
+                    Router.Route(
+                        pattern: route,
+                        handler: SwiftEndpointHandler(plan: plan, runner: runner, handler: endpoint.handler),
+                        admission: admission(route: route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)
+                    )
+                )
             } catch {
                 diagnostics += error.diagnostics
             }
         }
         guard diagnostics.isEmpty else {
-            try? group.syncShutdownGracefully()
+            await edge.shutdown()
+            try? await group.shutdownGracefully()
             throw SpecLoadError(diagnostics)
         }
         router = Router(routes: routes)
@@ -141,11 +170,19 @@ public final class BFFServer: Service, Sendable {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
-        try await withGracefulShutdownHandler {
-            try await app.run()
-        } onGracefulShutdown: {
-            self.readiness.startDraining()
+        let background = edge.services
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for service in background {
+                tasks.addTask { try await service.run() }
+            }
+            try await withGracefulShutdownHandler {
+                try await app.run()
+            } onGracefulShutdown: {
+                self.readiness.startDraining()
+            }
+            tasks.cancelAll()
         }
+        await edge.shutdown()
         await transport.shutdown()
     }
 
@@ -161,9 +198,10 @@ public final class BFFServer: Service, Sendable {
         try await shutdownEventLoops()
     }
 
-    /// Stops the event loops of a server that was never run (e.g. one built only to validate).
-    public func shutdownEventLoopsNow() throws {
-        try group.syncShutdownGracefully()
+    /// Releases a server that was never run (e.g. one built only to validate): its edge clients and event loops.
+    public func discard() async {
+        await edge.shutdown()
+        try? await group.shutdownGracefully()
     }
 
     /// Stops the event loops; call once `run` has returned.

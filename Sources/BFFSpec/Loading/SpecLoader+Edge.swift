@@ -128,15 +128,15 @@ extension SpecLoader {
 
     private static func readJWTKey(_ node: Node, reader: YAMLReader) -> JWTKeySpec? {
         guard let fields = reader.mapping(node, what: "a JWT key", allowed: jwtKeyKeys) else { return nil }
-        var kid: String?, algorithm: JWTAlgorithm?, materials: [JWTKeySpec.Material] = []
+        var kid: String?, algorithm: JWTKeyAlgorithm?, materials: [JWTKeySpec.Material] = []
         for (key, _, value) in fields {
             switch key {
             case "kid": kid = reader.string(value, what: "kid")
             case "alg":
                 guard let text = reader.string(value, what: "alg") else { continue }
-                algorithm = JWTAlgorithm(rawValue: text)
+                algorithm = JWTKeyAlgorithm(rawValue: text)
                 if algorithm == nil {
-                    let allowed = JWTAlgorithm.allCases.map(\.rawValue)
+                    let allowed = JWTKeyAlgorithm.allCases.map(\.rawValue)
                     reader.report(value, "unknown JWT algorithm '\(text)'", hint: YAMLReader.closest(to: text, in: allowed).map { "did you mean '\($0)'?" } ?? "one of \(allowed.joined(separator: ", "))")
                 }
             case "secret_env": reader.string(value, what: "secret_env").map { materials.append(.secretEnv($0)) }
@@ -249,6 +249,7 @@ extension SpecLoader {
     private static func readRateLimits(_ node: Node, reader: YAMLReader) -> RateLimitsSpec? {
         guard let fields = reader.mapping(node, what: "rate_limits", allowed: rateLimitsKeys) else { return nil }
         var spec = RateLimitsSpec()
+        spec.location = reader.location(of: node)
         var maxKeys = RateLimitsSpec.defaultMaxKeys
         var redis: RedisURL?
         for (key, _, value) in fields {

@@ -109,7 +109,7 @@ public struct JWTSpec: Sendable {
 }
 
 /// The signature algorithms a key may be pinned to. `none` is not one of them.
-public enum JWTAlgorithm: String, Sendable, CaseIterable {
+public enum JWTKeyAlgorithm: String, Sendable, CaseIterable {
     case hs256 = "HS256", hs384 = "HS384", hs512 = "HS512"
     case rs256 = "RS256", rs384 = "RS384", rs512 = "RS512"
     case ps256 = "PS256", ps384 = "PS384", ps512 = "PS512"
@@ -133,11 +133,11 @@ public struct JWTKeySpec: Sendable {
 
     /// The `kid` a token must name to use this key; nil matches tokens without a `kid`.
     public var kid: String?
-    public var algorithm: JWTAlgorithm
+    public var algorithm: JWTKeyAlgorithm
     public var material: Material
     public var location: SourceLocation
 
-    public init(kid: String?, algorithm: JWTAlgorithm, material: Material, location: SourceLocation) {
+    public init(kid: String?, algorithm: JWTKeyAlgorithm, material: Material, location: SourceLocation) {
         self.kid = kid
         self.algorithm = algorithm
         self.material = material
@@ -345,6 +345,8 @@ public struct RateLimitsSpec: Sendable {
     public var onStoreError: OnStoreError
     /// Limits applied to every route of the BFF (the health routes excepted).
     public var limits: [RateLimitSpec]
+    /// Where `rate_limits` is written; nil when the spec has none.
+    public var location: SourceLocation?
 
     public static let defaultMaxKeys = 100_000
 

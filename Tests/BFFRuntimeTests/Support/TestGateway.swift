@@ -78,7 +78,7 @@ func withGateway<T: Sendable>(
 ) async throws -> T {
     let spec = try SpecLoader.load(yaml: yaml, file: "test.yaml")
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let server = try BFFServer(
+    let server = try await BFFServer(
         spec: spec,
         swiftEndpoints: swiftEndpoints,
         options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, drainTimeout: .seconds(5), accessLog: accessLog),

@@ -1,0 +1,83 @@
+import BFFSpec
+import HTTPTypes
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// One BFF's edge machinery, built once at start-up from its spec: the JWT verifier (with its
+/// JWKS refresher), the API key store (with its file watcher) and the rate limiter.
+final class EdgeRuntime: Sendable {
+    let spec: EdgeSpec
+    let jwt: JWTVerifier?
+    let apiKeys: APIKeyStore?
+    let limiter: RateLimiter?
+    /// `forward_claims` as header names, resolved once.
+    let claimHeaders: [(claim: String, name: HTTPField.Name)]
+    /// Names the BFF in `WWW-Authenticate`.
+    let realm: String
+    /// Background work beside the server: JWKS refresh, keys-file reload.
+    let services: [any Service]
+    private let jwks: JWKSKeySource?
+
+    /// - Parameter limited: whether any route (YAML or Swift) or plan has limits.
+    init(spec client: ClientSpec, limited: Bool, group: any EventLoopGroup, logger: Logger) async throws(SpecLoadError) {
+        let edge = client.edge
+        spec = edge
+        realm = client.name
+        var services: [any Service] = []
+        var diagnostics: [SpecDiagnostic] = []
+        var jwks: JWKSKeySource?
+        var jwt: JWTVerifier?
+        if let jwtSpec = edge.auth?.jwt {
+            do {
+                if let jwksSpec = jwtSpec.jwks {
+                    let source = try JWKSKeySource(spec: jwksSpec, group: group, logger: logger)
+                    jwks = source
+                    services.append(source)
+                }
+                jwt = try await JWTVerifier(spec: jwtSpec, jwks: jwks)
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        var apiKeys: APIKeyStore?
+        if let keySpec = edge.auth?.apiKeys {
+            do {
+                let store = try APIKeyStore(spec: keySpec, logger: logger)
+                apiKeys = store
+                services.append(store)
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        var store: (any RateLimitStore)?
+        switch edge.rateLimits.store {
+        case .memory(let maxKeys):
+            store = limited ? MemoryRateLimitStore(maxKeys: maxKeys) : nil
+        case .redis(let url):
+            diagnostics.append(
+                SpecDiagnostic(
+                    edge.rateLimits.location ?? SourceLocation(file: client.file, line: 1),
+                    "rate_limits.store \(url) is not supported by this build yet",
+                    hint: "use 'store: memory' (limits per process) until the shared Redis store lands"
+                )
+            )
+        }
+        guard diagnostics.isEmpty else {
+            await jwks?.shutdown()
+            throw SpecLoadError(diagnostics)
+        }
+        self.jwt = jwt
+        self.jwks = jwks
+        self.apiKeys = apiKeys
+        limiter = store.map { RateLimiter(store: $0, onStoreError: edge.rateLimits.onStoreError, logger: logger) }
+        claimHeaders = (edge.auth?.forwardClaims ?? []).compactMap { entry in HTTPField.Name(entry.header).map { (entry.claim, $0) } }
+        self.services = services
+    }
+
+    /// Stops what holds connections (the JWKS client of a server that never ran, the Redis pool).
+    func shutdown() async {
+        await jwks?.shutdown()
+        await limiter?.shutdown()
+    }
+}

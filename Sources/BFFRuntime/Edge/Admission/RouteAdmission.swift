@@ -1,0 +1,167 @@
+import BFFSpec
+import Crypto
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Who the caller is and what limits say, decided once per request after routing and before the
+/// endpoint runs: 401 without valid credentials, 403 without the route's roles or scopes, 429
+/// over a limit or quota. Built per route at start-up from the spec.
+struct RouteAdmission: Sendable {
+    /// Accepted methods, roles and scopes; nil on a BFF that declares no auth.
+    let auth: EndpointAuthSpec?
+    /// BFF-wide limits, then the route's own, each with an id that keeps its budget apart.
+    let limits: [(id: String, spec: RateLimitSpec)]
+    /// Largest request body the route reads (aggregations); nil for proxies, which stream under
+    /// the connection-level cap.
+    let bodyLimit: Int?
+    let edge: EdgeRuntime
+
+    /// Every header name `forward_claims` sets: always removed from what the client sent.
+    var claimHeaders: [HTTPField.Name] { edge.claimHeaders.map(\.name) }
+
+    func admit(_ request: Request, context: BFFRequestContext) async throws(Problem) -> Admission {
+        if let bodyLimit, let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
+            throw Problem(.contentTooLarge, "the request body is larger than this route accepts (\(bodyLimit) bytes)", headers: [.connection: "close"])
+        }
+        let principal = try await authenticate(request, context: context)
+        if let principal, let auth { try authorize(principal, auth) }
+        let headers = try await limit(request, context: context, principal: principal)
+        return Admission(principal: principal, headers: headers)
+    }
+
+    // MARK: Authentication
+
+    private func authenticate(_ request: Request, context: BFFRequestContext) async throws(Problem) -> Principal? {
+        guard let auth, !auth.isPublic else { return nil }
+        if let name = Self.credentialInQuery(request) {
+            throw Problem(.badRequest, "credentials in the query string ('\(name)') are refused; send them in a header")
+        }
+        var failure: AuthFailure = .missingCredentials
+        if auth.methods.contains(.jwt), let verifier = edge.jwt, let token = Self.bearerToken(request) {
+            do {
+                return try await verifier.verify(token)
+            } catch {
+                failure = error
+            }
+        } else if auth.methods.contains(.apiKey), let store = edge.apiKeys, let key = request.headers[store.headerName] {
+            if let principal = store.authenticate(key) { return principal }
+            failure = .unknownKey
+        }
+        context.logger.info("request not authenticated", metadata: ["request_id": "\(context.requestID)", "reason": "\(failure)"])
+        var headers = HTTPFields()
+        if auth.methods.contains(.jwt) { headers[.wwwAuthenticate] = "Bearer realm=\"\(edge.realm)\"" }
+        throw Problem(.unauthorized, auth.methods.contains(.jwt) ? "a valid bearer token is required" : "a valid API key is required", headers: headers)
+    }
+
+    private func authorize(_ principal: Principal, _ auth: EndpointAuthSpec) throws(Problem) {
+        if !auth.roles.isEmpty && principal.roles.isDisjoint(with: auth.roles) {
+            throw Problem(.forbidden, "this route needs one of the roles: \(auth.roles.joined(separator: ", "))")
+        }
+        if !auth.scopes.allSatisfy(principal.scopes.contains) {
+            throw Problem(.forbidden, "this route needs the scopes: \(auth.scopes.joined(separator: " "))")
+        }
+    }
+
+    private static let queryCredentialNames: Set<String> = ["api_key", "apikey", "api-key", "x-api-key", "key", "access_token", "token", "jwt"]
+
+    private static func credentialInQuery(_ request: Request) -> String? {
+        guard let query = request.uri.query, !query.isEmpty else { return nil }
+        return RequestInputs.parseQuery(Substring(query)).keys.first { queryCredentialNames.contains($0.lowercased()) }
+    }
+
+    private static func bearerToken(_ request: Request) -> String? {
+        guard let value = request.headers[.authorization], value.count > 7, value.prefix(7).lowercased() == "bearer " else { return nil }
+        let token = value.dropFirst(7).drop { $0 == " " }
+        return token.isEmpty ? nil : String(token)
+    }
+
+    // MARK: Limits
+
+    private func limit(_ request: Request, context: BFFRequestContext, principal: Principal?) async throws(Problem) -> HTTPFields {
+        var checks: [LimitCheck] = []
+        var address: String?
+        func clientAddress() -> String {
+            if let address { return address }
+            let resolved = ClientAddress.resolve(
+                peer: context.remoteAddress,
+                forwardedFor: request.headers[values: .xForwardedFor],
+                forwarded: request.headers[values: .forwarded],
+                trusted: edge.spec.trustedProxies
+            )
+            address = resolved
+            return resolved
+        }
+        for (id, limit) in limits {
+            let subject: String
+            switch limit.key {
+            case .ip: subject = "ip:" + clientAddress()
+            case .user: subject = principal.map { $0.method == .jwt ? "user:" + $0.subject : "client:" + $0.subject } ?? "ip:" + clientAddress()
+            case .apiKey: subject = principal?.clientID.map { "client:" + $0 } ?? "ip:" + clientAddress()
+            case .header(let name): subject = HTTPField.Name(name).flatMap { request.headers[$0] }.map { "h:" + Self.compact($0) } ?? "ip:" + clientAddress()
+            }
+            checks.append(LimitCheck(key: "\(id):\(subject)", kind: .rate(limit.rate, burst: limit.burst)))
+        }
+        if let principal, let planName = principal.plan {
+            guard let plan = edge.spec.plans[planName] else {
+                context.logger.error("API key names an unknown plan", metadata: ["request_id": "\(context.requestID)", "client": "\(principal.clientID ?? "")", "plan": "\(planName)"])
+                throw Problem(.forbidden, "this API key's plan is not available; contact the API owner")
+            }
+            let client = principal.clientID ?? principal.subject
+            if let rate = plan.rate { checks.append(LimitCheck(key: "plan:\(client)", kind: .rate(rate, burst: plan.burst ?? rate.count))) }
+            for quota in plan.quotas { checks.append(LimitCheck(key: "quota:\(client)", kind: .quota(quota))) }
+        }
+        guard let limiter = edge.limiter, !checks.isEmpty else { return [:] }
+        switch await limiter.check(checks) {
+        case .allowed(let decisions):
+            return decisions.min { $0.remaining < $1.remaining }.map(Self.headers) ?? [:]
+        case .limited(let decisions):
+            let denied = zip(checks, decisions).first { !$0.1.allowed } ?? (checks[0], decisions[0])
+            var headers = Self.headers(denied.1)
+            headers[.retryAfter] = String(max(1, Self.ceilSeconds(denied.1.retryAfter)))
+            context.logger.info("request limited", metadata: ["request_id": "\(context.requestID)", "limit": "\(denied.0.key)"])
+            if case .quota(let quota) = denied.0.kind {
+                throw Problem(.tooManyRequests, "the \(quota.window == .day ? "daily" : "monthly") quota of \(quota.count) requests is used up; it resets in \(Self.ceilSeconds(denied.1.resetAfter)) s", headers: headers)
+            }
+            throw Problem(.tooManyRequests, "too many requests; retry after \(headers[.retryAfter] ?? "1") s", headers: headers)
+        case .storeUnavailable(let allowed):
+            if allowed { return [:] }
+            throw Problem(.serviceUnavailable, "rate limiting is unavailable, so requests are refused for now", headers: [.retryAfter: "1"])
+        }
+    }
+
+    /// IETF `RateLimit-*` draft headers for one decision.
+    private static func headers(_ decision: LimitDecision) -> HTTPFields {
+        [
+            .rateLimitLimit: String(decision.limit),
+            .rateLimitRemaining: String(max(0, decision.remaining)),
+            .rateLimitReset: String(ceilSeconds(decision.resetAfter)),
+        ]
+    }
+
+    private static func ceilSeconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds + (attoseconds > 0 ? 1 : 0)
+    }
+
+    /// Long header values are hashed, so a limiter key stays small whatever the client sends.
+    private static func compact(_ value: String) -> String {
+        guard value.utf8.count > 64 else { return value }
+        return SHA256.hash(data: Array(value.utf8)).map { String($0, radix: 16) }.joined()
+    }
+}
+
+/// What admission found: the caller, and the rate-limit headers every response of the route carries.
+struct Admission: Sendable {
+    let principal: Principal?
+    let headers: HTTPFields
+}
+
+extension HTTPField.Name {
+    static let wwwAuthenticate = Self("WWW-Authenticate")!
+    static let xForwardedFor = Self("X-Forwarded-For")!
+    static let forwarded = Self("Forwarded")!
+    static let rateLimitLimit = Self("RateLimit-Limit")!
+    static let rateLimitRemaining = Self("RateLimit-Remaining")!
+    static let rateLimitReset = Self("RateLimit-Reset")!
+}
