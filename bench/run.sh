@@ -154,7 +154,8 @@ start_gw() { # nginx|ours -> sets gw_pid, gw_port, gw_log
       ;;
     ours)
       gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
-      BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$here/bench.yaml" --listen "127.0.0.1:$ours_port" \
+      # mobile-bff's Swift /v1/badges takes JWTs, so the spec declares a key; the benchmarked routes are public.
+      BFF_JWT_SECRET=bench-secret-not-used-by-any-benchmarked-route BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$here/bench.yaml" --listen "127.0.0.1:$ours_port" \
         > "$gw_log" 2>&1 &
       ;;
   esac

@@ -8,8 +8,8 @@ import Foundation
 struct BFFTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bff",
-        abstract: "Backend-for-Frontend gateway tool: run the demo, validate specs, list routes, mint test tokens.",
-        subcommands: [DemoCommand.self, ValidateCommand.self, RoutesCommand.self, TokenCommand.self]
+        abstract: "Backend-for-Frontend gateway tool: run the demo, validate specs, list routes, manage API keys, mint test tokens.",
+        subcommands: [DemoCommand.self, ValidateCommand.self, RoutesCommand.self, TokenCommand.self, KeysCommand.self]
     )
 }
 
@@ -39,7 +39,8 @@ enum SpecCheck {
         let server = try await BFFServer(
             spec: spec,
             swiftEndpoints: ClientCatalogue.endpoints(for: spec.name),
-            options: ServerOptions(listen: spec.listen ?? HostPort(host: "127.0.0.1", port: 0), threads: 1)
+            options: ServerOptions(listen: spec.listen ?? HostPort(host: "127.0.0.1", port: 0), threads: 1),
+            validateOnly: true
         )
         let routes = server.routeDescriptions
         await server.discard()

@@ -94,8 +94,12 @@ import Testing
               users: { url: "http://127.0.0.1:\(stub.port)" }
               orders: { url: "http://127.0.0.1:\(stub.port)" }
               notifications: { url: "http://127.0.0.1:\(stub.port)" }
+            auth:
+              jwt:
+                keys: [{ alg: HS256, secret_env: BFF_JWT_SECRET }]
             endpoints:
               - route: GET /slow
+                auth: none
                 calls:
                   slow: { service: users, path: /slow, timeout: 2s, required: true }
             """.write(toFile: spec, atomically: true, encoding: .utf8)
@@ -106,6 +110,7 @@ import Testing
             process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--no-access-log"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
+            process.environment = ProcessInfo.processInfo.environment.merging(["BFF_JWT_SECRET": TestTokens.secret]) { $1 }
             try process.run()
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 

@@ -18,7 +18,8 @@ public enum AdminEndpoints {
         calls: [
             SwiftCall("user", service: "users", path: "/users/{path.id}", required: true),
             SwiftCall("orders", service: "orders", path: "/orders?user={path.id}&limit=100", required: true),
-        ]
+        ],
+        auth: EndpointAuthSpec(methods: [.jwt], roles: ["admin"])
     ) { context in
         async let user = context.fetch("user")
         async let orders = context.fetch("orders", as: [Order].self)

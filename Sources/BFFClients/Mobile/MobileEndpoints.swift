@@ -21,7 +21,8 @@ public enum MobileEndpoints {
         calls: [
             SwiftCall("orders", service: "orders", path: "/orders?user={path.userId}&limit=50", fallback: []),
             SwiftCall("inbox", service: "notifications", path: "/notifications?user={path.userId}"),
-        ]
+        ],
+        auth: EndpointAuthSpec(methods: [.jwt])
     ) { context in
         async let orders = context.fetch("orders", as: [Order].self)
         async let inbox = context.fetch("inbox", as: Inbox.self)

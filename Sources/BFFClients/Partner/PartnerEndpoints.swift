@@ -27,7 +27,8 @@ public enum PartnerEndpoints {
         calls: [
             SwiftCall("product", service: "products", path: "/products/{path.id}", required: true),
             SwiftCall("stock", service: "inventory", path: "/stock/{path.id}", required: true),
-        ]
+        ],
+        auth: EndpointAuthSpec(methods: [.apiKey])
     ) { context in
         guard let quantity = Int(context.inputs.query["quantity"] ?? "1"), (1...100_000).contains(quantity) else {
             throw Problem(.badRequest, "quantity must be a whole number from 1 to 100000")

@@ -23,7 +23,8 @@ public enum WebEndpoints {
             SwiftCall("product", service: "products", path: "/products/{path.id}", required: true),
             SwiftCall("reviews", service: "reviews", path: "/reviews?product={path.id}&limit=100", fallback: []),
             SwiftCall("stock", service: "inventory", path: "/stock/{path.id}", timeout: .milliseconds(300)),
-        ]
+        ],
+        auth: EndpointAuthSpec(methods: [.none])
     ) { context in
         async let product = context.fetch("product")
         async let reviews = context.fetch("reviews", as: [Review].self)

@@ -29,14 +29,19 @@ public final class BFFServer: Service, Sendable {
     private let logger: Logger
     private let onListening: (@Sendable (Int) async -> Void)?
 
-    /// Compiles `spec` and `swiftEndpoints`.
-    /// - Parameter onListening: called with the bound port once the server accepts connections.
+    /// Compiles `spec` and `swiftEndpoints`, and reads the credentials the spec names (JWT secrets
+    /// and keys, the API keys file).
+    /// - Parameters:
+    ///   - onListening: called with the bound port once the server accepts connections.
+    ///   - validateOnly: compile routes without reading secrets or key files, to check a spec
+    ///     (`bff validate`); such a server is only for ``routeDescriptions`` and ``discard()``.
     /// - Throws: ``SpecLoadError`` when a Swift endpoint is invalid or clashes with a spec route.
     public init(
         spec: ClientSpec,
         swiftEndpoints: [SwiftEndpoint] = [],
         options: ServerOptions,
         logger: Logger? = nil,
+        validateOnly: Bool = false,
         onListening: (@Sendable (Int) async -> Void)? = nil
     ) async throws(SpecLoadError) {
         self.spec = spec
@@ -61,7 +66,7 @@ public final class BFFServer: Service, Sendable {
             || swiftEndpoints.contains { !$0.rateLimits.isEmpty }
         let edge: EdgeRuntime
         do {
-            edge = try await EdgeRuntime(spec: spec, limited: limited, group: group, logger: self.logger)
+            edge = try await EdgeRuntime(spec: spec, limited: limited, loadCredentials: !validateOnly, group: group, logger: self.logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error

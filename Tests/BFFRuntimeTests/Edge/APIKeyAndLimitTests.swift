@@ -40,8 +40,8 @@ struct APIKeyAndLimitTests {
 
     @Test("a valid key is admitted as its client; unknown keys are 401; revoking a line takes effect without restart")
     func keysAndRevocation() async throws {
-        let gold = APIKeyStore.newKey(client: "acme", plan: "gold")
-        let other = APIKeyStore.newKey(client: "globex", plan: "gold")
+        let gold = APIKeyLine.generate(client: "acme", plan: "gold")
+        let other = APIKeyLine.generate(client: "globex", plan: "gold")
         let keysFile = TestTokens.file("# partner keys\n\(gold.line)\n\(other.line)\nnot a valid line\n")
         try await withStubs { stubs in
             let stub = stubs[0]
@@ -75,8 +75,8 @@ struct APIKeyAndLimitTests {
 
     @Test("over a plan's rate: 429 with Retry-After and RateLimit headers; a used-up quota says when it resets")
     func planRateAndQuota() async throws {
-        let bronze = APIKeyStore.newKey(client: "small", plan: "bronze")
-        let tiny = APIKeyStore.newKey(client: "trial", plan: "tiny")
+        let bronze = APIKeyLine.generate(client: "small", plan: "bronze")
+        let tiny = APIKeyLine.generate(client: "trial", plan: "tiny")
         let keysFile = TestTokens.file("\(bronze.line)\n\(tiny.line)\n")
         try await withStubs { stubs in
             let stub = stubs[0]
@@ -153,7 +153,7 @@ struct APIKeyAndLimitTests {
 
     @Test("API key lookups take no measurably different time for near and far misses")
     func constantTimeLookup() throws {
-        let valid = APIKeyStore.newKey(client: "acme", plan: "gold")
+        let valid = APIKeyLine.generate(client: "acme", plan: "gold")
         let store = try APIKeyStore(spec: APIKeySpec(env: "KEYS", location: SourceLocation(file: "t", line: 1)), environment: ["KEYS": valid.line], logger: Logger(label: "t"))
         // Many different near misses (one character changed) and far misses (fresh random keys), so
         // what is compared is closeness to the valid key, not where one particular key hashes to.
@@ -165,7 +165,7 @@ struct APIKeyAndLimitTests {
             changed[index] = alphabet.first { $0 != characters[index] && alphabet.firstIndex(of: $0)! >= round % alphabet.count } ?? "A"
             return String(changed)
         }
-        let fars: [String] = (0..<3000).map { _ in APIKeyStore.newKey(client: "x", plan: "y").key }
+        let fars: [String] = (0..<3000).map { _ in APIKeyLine.generate(client: "x", plan: "y").key }
         let near = nears[0], far = fars[0]
         var nearTimes: [Double] = []
         var farTimes: [Double] = []

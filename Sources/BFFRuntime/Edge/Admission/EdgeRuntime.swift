@@ -19,8 +19,10 @@ final class EdgeRuntime: Sendable {
     let services: [any Service]
     private let jwks: JWKSKeySource?
 
-    /// - Parameter limited: whether any route (YAML or Swift) or plan has limits.
-    init(spec client: ClientSpec, limited: Bool, group: any EventLoopGroup, logger: Logger) async throws(SpecLoadError) {
+    /// - Parameters:
+    ///   - limited: whether any route (YAML or Swift) or plan has limits.
+    ///   - loadCredentials: false skips reading secrets, key files and JWKS, for `bff validate`.
+    init(spec client: ClientSpec, limited: Bool, loadCredentials: Bool, group: any EventLoopGroup, logger: Logger) async throws(SpecLoadError) {
         let edge = client.edge
         spec = edge
         realm = client.name
@@ -30,12 +32,12 @@ final class EdgeRuntime: Sendable {
         var jwt: JWTVerifier?
         if let jwtSpec = edge.auth?.jwt {
             do {
-                if let jwksSpec = jwtSpec.jwks {
+                if let jwksSpec = jwtSpec.jwks, loadCredentials {
                     let source = try JWKSKeySource(spec: jwksSpec, group: group, logger: logger)
                     jwks = source
                     services.append(source)
                 }
-                jwt = try await JWTVerifier(spec: jwtSpec, jwks: jwks)
+                jwt = try await JWTVerifier(spec: jwtSpec, jwks: jwks, loadKeys: loadCredentials)
             } catch {
                 diagnostics += error.diagnostics
             }

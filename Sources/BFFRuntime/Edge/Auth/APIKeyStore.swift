@@ -44,10 +44,8 @@ final class APIKeyStore: Service, Sendable {
         }
         self.headerName = headerName
         var envEntries: [String: Entry] = [:]
-        if let name = spec.env {
-            guard let text = environment[name] else {
-                throw SpecLoadError([SpecDiagnostic(spec.location, "api_keys: environment variable \(name) is not set", hint: "export \(name) with '<sha256> <client> <plan>' entries separated by ';' or newlines, or drop 'env'")])
-            }
+        // An unset variable holds no keys: the keys file may be the only source in this deployment.
+        if let name = spec.env, let text = environment[name] {
             envEntries = Self.parse(text.replacingOccurrences(of: ";", with: "\n"), source: "$\(name)", logger: logger)
         }
         self.envEntries = envEntries
@@ -117,14 +115,6 @@ final class APIKeyStore: Service, Sendable {
         return entries
     }
 
-    /// A new random key (shown once) and the line that stores its hash.
-    static func newKey(client: String, plan: String) -> (key: String, line: String) {
-        var generator = SystemRandomNumberGenerator()
-        let random = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let key = "bffk_" + Data(random).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        return (key, "\(hex(Array(SHA256.hash(data: Array(key.utf8))))) \(client) \(plan)")
-    }
-
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
@@ -154,5 +144,16 @@ final class APIKeyStore: Service, Sendable {
             index = next
         }
         return bytes
+    }
+}
+
+/// Keys-file lines for new keys, for `bff keys add` and the demo.
+public enum APIKeyLine {
+    /// A new random key (`bffk_` + 43 base64url characters: 256 bits) and its `<sha256> <client> <plan>` line.
+    public static func generate(client: String, plan: String) -> (key: String, line: String) {
+        var generator = SystemRandomNumberGenerator()
+        let random = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let key = "bffk_" + Data(random).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        return (key, "\(APIKeyStore.hex(Array(SHA256.hash(data: Array(key.utf8))))) \(client) \(plan)")
     }
 }

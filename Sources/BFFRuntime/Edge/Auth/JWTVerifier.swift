@@ -24,12 +24,14 @@ final class JWTVerifier: Sendable {
     let jwks: JWKSKeySource?
 
     /// Reads every key's material now, so a missing secret or bad PEM stops start-up with its spec line.
-    init(spec: JWTSpec, jwks: JWKSKeySource?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(SpecLoadError) {
+    /// - Parameter loadKeys: false builds a verifier that knows no spec keys, for checking a spec
+    ///   where its secrets are not available (`bff validate`).
+    init(spec: JWTSpec, jwks: JWKSKeySource?, loadKeys: Bool = true, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(SpecLoadError) {
         self.spec = spec
         self.jwks = jwks
         var keys: [Key] = []
         var diagnostics: [SpecDiagnostic] = []
-        for key in spec.keys {
+        for key in spec.keys where loadKeys {
             do {
                 keys.append(try await Self.load(key, environment: environment))
             } catch {
