@@ -96,6 +96,18 @@ struct MemoryRateLimitStoreTests {
         #expect(QuotaPeriod.current(.month, unixSeconds: 1_709_164_800).end == 1_709_251_200)
     }
 
+    @Test("a monthly quota used up on December 31 is whole again at 00:00 UTC on January 1")
+    func monthlyQuotaResets() async throws {
+        let clock = FakeClock((1_798_761_600 - 10) * 1_000_000_000)
+        let store = MemoryRateLimitStore(maxKeys: 100, now: clock.now)
+        let quota = LimitCheck(key: "acme", kind: .quota(QuotaSpec(count: 1, window: .month)))
+        #expect(try await store.check([quota])[0].allowed)
+        let used = try await store.check([quota])[0]
+        #expect(!used.allowed && used.resetAfter == .seconds(10))
+        clock.advance(.seconds(10))
+        #expect(try await store.check([quota])[0].allowed)
+    }
+
     @Test("a rate refused by its quota keeps the rate budget, and the other way round")
     func quotaAndRateTogether() async throws {
         let store = MemoryRateLimitStore(maxKeys: 100, now: FakeClock(Self.start).now)
@@ -117,26 +129,5 @@ struct MemoryRateLimitStoreTests {
             if index % 500 == 0 { #expect(try await store.check([hot])[0].allowed == false) }
         }
         #expect(store.count == 1000)
-    }
-
-    @Test("the limiter maps store failures to the declared mode and counts them")
-    func storeFailureModes() async throws {
-        struct Broken: RateLimitStore {
-            struct Down: Error {}
-            func check(_ checks: [LimitCheck]) async throws -> [LimitDecision] { throw Down() }
-            func shutdown() async {}
-        }
-        let allowing = RateLimiter(store: Broken(), onStoreError: .allow, logger: .init(label: "test"))
-        guard case .storeUnavailable(allowed: true) = await allowing.check([Self.rate(1, burst: 1)]) else {
-            Issue.record("allow mode must allow")
-            return
-        }
-        let denying = RateLimiter(store: Broken(), onStoreError: .deny, logger: .init(label: "test"))
-        guard case .storeUnavailable(allowed: false) = await denying.check([Self.rate(1, burst: 1)]) else {
-            Issue.record("deny mode must deny")
-            return
-        }
-        _ = await denying.check([Self.rate(1, burst: 1)])
-        #expect(denying.storeErrors == 2)
     }
 }

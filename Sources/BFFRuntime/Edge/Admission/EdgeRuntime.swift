@@ -2,6 +2,7 @@ import BFFSpec
 import HTTPTypes
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 
 /// One BFF's edge machinery, built once at start-up from its spec: the JWT verifier (with its
@@ -22,7 +23,15 @@ final class EdgeRuntime: Sendable {
     /// - Parameters:
     ///   - limited: whether any route (YAML or Swift) or plan has limits.
     ///   - loadCredentials: false skips reading secrets, key files and JWKS, for `bff validate`.
-    init(spec client: ClientSpec, limited: Bool, loadCredentials: Bool, group: any EventLoopGroup, logger: Logger) async throws(SpecLoadError) {
+    ///   - storeErrors: counts rate-limit checks the store failed to answer (a metric).
+    init(
+        spec client: ClientSpec,
+        limited: Bool,
+        loadCredentials: Bool,
+        group: any EventLoopGroup,
+        storeErrors: Counter? = nil,
+        logger: Logger
+    ) async throws(SpecLoadError) {
         let edge = client.edge
         spec = edge
         realm = client.name
@@ -52,19 +61,6 @@ final class EdgeRuntime: Sendable {
                 diagnostics += error.diagnostics
             }
         }
-        var store: (any RateLimitStore)?
-        switch edge.rateLimits.store {
-        case .memory(let maxKeys):
-            store = limited ? MemoryRateLimitStore(maxKeys: maxKeys) : nil
-        case .redis(let url):
-            diagnostics.append(
-                SpecDiagnostic(
-                    edge.rateLimits.location ?? SourceLocation(file: client.file, line: 1),
-                    "rate_limits.store \(url) is not supported by this build yet",
-                    hint: "use 'store: memory' (limits per process) until the shared Redis store lands"
-                )
-            )
-        }
         guard diagnostics.isEmpty else {
             await jwks?.shutdown()
             throw SpecLoadError(diagnostics)
@@ -72,7 +68,8 @@ final class EdgeRuntime: Sendable {
         self.jwt = jwt
         self.jwks = jwks
         self.apiKeys = apiKeys
-        limiter = store.map { RateLimiter(store: $0, onStoreError: edge.rateLimits.onStoreError, logger: logger) }
+        // A Redis store connects on first use, so `bff validate` never reaches out to it.
+        limiter = limited ? RateLimiter.make(spec: edge.rateLimits, group: group, keyPrefix: client.name, storeErrors: storeErrors, logger: logger) : nil
         claimHeaders = (edge.auth?.forwardClaims ?? []).compactMap { entry in HTTPField.Name(entry.header).map { (entry.claim, $0) } }
         self.services = services
     }

@@ -1,5 +1,4 @@
 import BFFSpec
-import Foundation
 import Synchronization
 
 /// Limiter state in this process: GCRA instants and quota counters for at most `maxKeys` keys,
@@ -8,17 +7,17 @@ import Synchronization
 /// Replicas do not share it; use the Redis store for that.
 final class MemoryRateLimitStore: RateLimitStore {
     private let state: Mutex<LRU>
-    private let now: @Sendable () -> Int64
+    private let now: UnixClock
 
     /// - Parameters:
     ///   - maxKeys: how many keys are remembered at most.
     ///   - now: Unix time in nanoseconds (tests pass a fake clock).
-    init(maxKeys: Int, now: @escaping @Sendable () -> Int64 = MemoryRateLimitStore.systemNow) {
+    init(maxKeys: Int, now: @escaping UnixClock = systemUnixClock) {
         state = Mutex(LRU(capacity: max(1, maxKeys)))
         self.now = now
     }
 
-    static let systemNow: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1e9).rounded()) }
+    var isRemote: Bool { false }
 
     /// Keys held right now (at most `maxKeys`).
     var count: Int { state.withLock { $0.count } }

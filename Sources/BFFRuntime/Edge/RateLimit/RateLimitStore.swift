@@ -1,4 +1,5 @@
 import BFFSpec
+import Foundation
 
 /// One limit to check for a request: a rate (GCRA with a burst) or a calendar quota, under a key
 /// that says whose budget it is (`g0:ip:203.0.113.9`, `quota:acme`).
@@ -41,10 +42,24 @@ struct LimitDecision: Sendable, Hashable {
 /// Where limiter state lives. A call checks every limit of a request at once and consumes from
 /// none of them unless all allow, so a request refused by one limit costs nothing from the others.
 protocol RateLimitStore: Sendable {
+    /// One decision per check, in order; throws when the store cannot answer.
     func check(_ checks: [LimitCheck]) async throws -> [LimitDecision]
+    /// Whether a check waits on the network; `RateLimiter` bounds only those with its timeout,
+    /// sparing in-process checks the cost of a timer.
+    var isRemote: Bool { get }
     /// Releases connections; the store is not used afterwards.
     func shutdown() async
 }
+
+extension RateLimitStore {
+    var isRemote: Bool { true }
+}
+
+/// Unix time in nanoseconds; stores read it for quota periods and in-process rates.
+typealias UnixClock = @Sendable () -> Int64
+
+/// The system's wall clock as a `UnixClock`.
+let systemUnixClock: UnixClock = { Int64((Date().timeIntervalSince1970 * 1e9).rounded()) }
 
 // MARK: GCRA
 
@@ -92,10 +107,10 @@ enum QuotaPeriod {
         let (year, month, day) = civil(fromDays: days)
         switch window {
         case .day:
-            return (String(format4(year)) + "-" + pad(month) + "-" + pad(day), (days + 1) * 86_400)
+            return (String(year) + "-" + pad(month) + "-" + pad(day), (days + 1) * 86_400)
         case .month:
             let (nextYear, nextMonth) = month == 12 ? (year + 1, 1) : (year, month + 1)
-            return (String(format4(year)) + "-" + pad(month), self.days(fromCivil: nextYear, nextMonth, 1) * 86_400)
+            return (String(year) + "-" + pad(month), self.days(fromCivil: nextYear, nextMonth, 1) * 86_400)
         }
     }
 
@@ -122,5 +137,4 @@ enum QuotaPeriod {
     }
 
     private static func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    private static func format4(_ value: Int64) -> String { String(value) }
 }
