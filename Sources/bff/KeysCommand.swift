@@ -50,7 +50,7 @@ struct KeysCommand: ParsableCommand {
                 return !matches
             }
             guard removed > 0 else { throw ValidationError("no key of client '\(client)' in \(file)") }
-            try kept.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            try KeysFile.replace(file, with: kept.joined(separator: "\n"))
             print("Revoked \(removed) key(s) of client '\(client)'; running BFFs drop them at their next reload.")
         }
     }
@@ -63,6 +63,27 @@ enum KeysFile {
         }
     }
 
+    /// Replaces the file's contents in one rename, keeping its permissions: a plain atomic write
+    /// would leave the keys file with the default (often world-readable) mode.
+    static func replace(_ path: String, with text: String) throws {
+        let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? 0o600
+        let temporary = path + ".\(UUID().uuidString).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: mode]),
+            let handle = FileHandle(forWritingAtPath: temporary)
+        else { throw ValidationError("cannot write next to \(path)") }
+        do {
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.close()
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw ValidationError("cannot write next to \(path): \(error)")
+        }
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw ValidationError("cannot replace \(path)")
+        }
+    }
+
     /// Appends `line`, creating the file readable by its owner only if it does not exist.
     static func append(_ line: String, to path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
@@ -70,15 +91,16 @@ enum KeysFile {
                 throw ValidationError("cannot create \(path)")
             }
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write \(path)") }
+        // Opened for reading too: the last byte decides whether the file needs a newline first.
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw ValidationError("cannot write \(path)") }
         defer { try? handle.close() }
         let end = try handle.seekToEnd()
         var text = line + "\n"
         if end > 0 {
             try handle.seek(toOffset: end - 1)
-            if handle.readData(ofLength: 1) != Data("\n".utf8) { text = "\n" + text }
+            if try handle.read(upToCount: 1) != Data("\n".utf8) { text = "\n" + text }
             try handle.seekToEnd()
         }
-        handle.write(Data(text.utf8))
+        try handle.write(contentsOf: Data(text.utf8))
     }
 }

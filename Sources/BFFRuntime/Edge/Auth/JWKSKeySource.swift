@@ -96,16 +96,10 @@ final class JWKSKeySource: Service, Sendable {
         defer { state.withLock { $0.inFlight = nil } }
         var refreshIn = spec.refresh
         do {
-            var request = HTTPClientRequest(url: spec.url.description)
-            request.headers.add(name: "accept", value: "application/json")
-            let response = try await client.execute(request, timeout: .nanoseconds(spec.timeout.nanosecondsValue))
-            guard response.status == .ok else {
-                throw JWKSError("answered \(response.status.code)")
-            }
-            let body = try await response.body.collect(upTo: spec.maxBytes)
-            let keys = try await Self.parse(Array(body.readableBytesView))
+            let (body, cacheControl) = try await download()
+            let keys = try await Self.parse(body)
             guard !keys.isEmpty else { throw JWKSError("holds no usable key (each needs kid and an asymmetric alg)") }
-            if let maxAge = Self.maxAge(response.headers.first(name: "cache-control")) {
+            if let maxAge = Self.maxAge(cacheControl) {
                 refreshIn = min(max(maxAge, spec.minInterval), .seconds(86_400))
             }
             state.withLock { $0.keys = keys }
@@ -115,6 +109,37 @@ final class JWKSKeySource: Service, Sendable {
             logger.warning("JWKS fetch failed; keeping the last good keys", metadata: ["url": "\(spec.url)", "error": "\(error)"])
         }
         state.withLock { $0.nextRefresh = .now() + .nanoseconds(refreshIn.nanosecondsValue) }
+    }
+
+    /// The JWKS body and its Cache-Control header, all within `timeout`.
+    ///
+    /// AsyncHTTPClient's deadline stops at the response head, and its read timeout only bounds the
+    /// gap between reads, so an IdP dripping its body would otherwise hold every request waiting on
+    /// an unknown-kid fetch. The whole exchange therefore races a timer.
+    private func download() async throws -> (body: [UInt8], cacheControl: String?) {
+        let url = spec.url.description
+        let client = self.client
+        let timeout = spec.timeout
+        let maxBytes = spec.maxBytes
+        return try await withThrowingTaskGroup(of: (body: [UInt8], cacheControl: String?)?.self) { group in
+            group.addTask {
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "accept", value: "application/json")
+                let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanosecondsValue))
+                guard response.status == .ok else { throw JWKSError("answered \(response.status.code)") }
+                let body = try await response.body.collect(upTo: maxBytes)
+                return (Array(body.readableBytesView), response.headers.first(name: "cache-control"))
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let result = first else {
+                throw JWKSError("took longer than \(timeout)")
+            }
+            return result
+        }
     }
 
     /// Usable keys by kid: each with a kid and an asymmetric alg jwt-kit accepts.
@@ -129,7 +154,13 @@ final class JWKSKeySource: Service, Sendable {
             entry.write(to: &json)
             guard let jwk = try? JSONDecoder().decode(JWK.self, from: Data(json)) else { continue }
             let collection = JWTKeyCollection()
-            guard (try? await collection.add(jwk: jwk)) != nil else { continue }
+            // Asking for the signer without an alg makes jwt-kit build it from the JWK's own alg;
+            // a key whose material does not fit that alg (an RSA key labelled ES256) is skipped
+            // here rather than letting jwt-kit build its signer from a token's header later.
+            guard (try? await collection.add(jwk: jwk)) != nil,
+                let signer = try? await collection.getKey(for: JWKIdentifier(string: kid)),
+                signer.name == algorithm.rawValue
+            else { continue }
             keys[kid] = JWTVerifier.Key(kid: kid, algorithm: algorithm, collection: collection)
         }
         return keys

@@ -55,9 +55,13 @@ final class JWTVerifier: Sendable {
         case nil, .null?: kid = nil
         default: throw .malformedToken
         }
-        guard alg.lowercased() != "none" else { throw .algorithmNotAllowed(alg) }
+        // A name we do not know is logged as such: the failure must carry nothing a caller chose.
+        let algName = alg.lowercased() == "none" ? "none" : JWTKeyAlgorithm(rawValue: alg)?.rawValue ?? "unrecognised"
+        guard algName != "none" else { throw .algorithmNotAllowed(algName) }
+        // RFC 7515 4.1.11: a token naming critical extensions we do not implement must be refused.
+        guard header["crit"] == nil else { throw .malformedToken }
         guard let key = try await self.key(kid: kid) else { throw .unknownKeyID }
-        guard key.algorithm.rawValue == alg else { throw .algorithmNotAllowed(alg) }
+        guard key.algorithm.rawValue == alg else { throw .algorithmNotAllowed(algName) }
         do {
             _ = try await key.collection.verify(token, as: SignatureOnly.self)
         } catch {
@@ -98,13 +102,9 @@ final class JWTVerifier: Sendable {
         guard case .string(let subject) = payload["sub"], !subject.isEmpty else { throw .missingClaim("sub") }
         var claims: [String: String] = [:]
         if case .object(let members) = payload {
-            for (name, value) in members {
-                switch value {
-                case .string(let text): claims[name] = text
-                case .number(let number): claims[name] = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
-                case .bool(let flag): claims[name] = flag ? "true" : "false"
-                default: break
-                }
+            // The first of duplicate names wins, as for every other claim read through the subscript.
+            for (name, value) in members.reversed() {
+                if let text = value.templateText { claims[name] = text }
             }
         }
         return Principal(
