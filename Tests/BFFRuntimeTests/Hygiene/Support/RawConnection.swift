@@ -10,17 +10,14 @@ import Synchronization
 /// One raw TCP connection to the gateway that the test drives byte by byte: it can send a head in
 /// pieces, read a response while keeping the connection open, and tell whether the server closed it.
 final class RawConnection: Sendable {
-    private struct Received {
-        var bytes: [UInt8] = []
-        var isClosed = false
-    }
-
     private let channel: any Channel
-    private let received: Mutex<Received>
+    /// Shared with the channel's handler from before the connection exists: a refusal the server
+    /// sends (and closes after) right at accept must not be lost.
+    private let received: ReceivedBox
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, received: ReceivedBox) {
         self.channel = channel
-        self.received = Mutex(Received())
+        self.received = received
     }
 
     static func open(port: Int) async throws -> RawConnection {
@@ -35,9 +32,7 @@ final class RawConnection: Sendable {
             }
             .connect(host: "127.0.0.1", port: port)
             .get()
-        let connection = RawConnection(channel: channel)
-        box.connection.withLock { $0 = connection }
-        return connection
+        return RawConnection(channel: channel, received: box)
     }
 
     func send(_ text: String) async throws {
@@ -53,9 +48,9 @@ final class RawConnection: Sendable {
     }
 
     /// Whether the server has closed (or half-closed) its side.
-    var isClosed: Bool { received.withLock { $0.isClosed } }
+    var isClosed: Bool { received.state.withLock { $0.isClosed } }
 
-    var text: String { received.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
+    var text: String { received.state.withLock { String(decoding: $0.bytes, as: UTF8.self) } }
 
     /// Waits, polling, until `condition` holds for what has been received; false after `timeout`.
     func eventually(within timeout: Duration = .seconds(5), _ condition: (RawConnection) -> Bool) async -> Bool {
@@ -79,14 +74,6 @@ final class RawConnection: Sendable {
             throw RawHTTPError.timedOut
         }
         return try ParsedResponse.all(in: text)
-    }
-
-    fileprivate func record(_ buffer: ByteBuffer) {
-        received.withLock { $0.bytes += buffer.readableBytesView }
-    }
-
-    fileprivate func markClosed() {
-        received.withLock { $0.isClosed = true }
     }
 }
 
@@ -127,30 +114,26 @@ struct ParsedResponse: Sendable {
 }
 
 private final class ReceivedBox: Sendable {
-    let connection = Mutex<RawConnection?>(nil)
+    struct Received {
+        var bytes: [UInt8] = []
+        var isClosed = false
+    }
+
+    let state = Mutex(Received())
 }
 
 private final class RecordingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let box: ReceivedBox
-    private var early = ByteBuffer()
 
     init(box: ReceivedBox) {
         self.box = box
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        guard let connection = box.connection.withLock({ $0 }) else {
-            early.writeBuffer(&buffer)
-            return
-        }
-        if early.readableBytes > 0 {
-            connection.record(early)
-            early.clear()
-        }
-        connection.record(buffer)
+        let buffer = unwrapInboundIn(data)
+        box.state.withLock { $0.bytes += buffer.readableBytesView }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -169,11 +152,6 @@ private final class RecordingHandler: ChannelInboundHandler {
     }
 
     private func closed() {
-        guard let connection = box.connection.withLock({ $0 }) else { return }
-        if early.readableBytes > 0 {
-            connection.record(early)
-            early.clear()
-        }
-        connection.markClosed()
+        box.state.withLock { $0.isClosed = true }
     }
 }
