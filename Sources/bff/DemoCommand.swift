@@ -20,6 +20,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Also write each BFF's JSON access log to standard output.")
     var accessLog = false
 
+    @Flag(help: "Start only the seven demo services, for BFFs run as their own processes (compose, systemd).")
+    var servicesOnly = false
+
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -31,7 +34,7 @@ struct DemoCommand: AsyncParsableCommand {
         let credentials = try await DemoCredentials.make()
         var services: [any Service] = DemoServices.makeApplications(logger: logger)
         var servers: [BFFServer] = []
-        for (client, endpoints) in ClientCatalogue.clients {
+        for (client, endpoints) in servicesOnly ? [] : ClientCatalogue.clients {
             let path = "\(folder)/\(client).yaml"
             do {
                 let spec = try SpecLoader.load(file: path)
@@ -39,7 +42,13 @@ struct DemoCommand: AsyncParsableCommand {
                 let server = try await BFFServer(
                     spec: spec,
                     swiftEndpoints: endpoints,
-                    options: ServerOptions(listen: listen, threads: 1, drainTimeout: .seconds(5), accessLog: accessLog ? .standardOutput : nil)
+                    options: ServerOptions(
+                        listen: listen,
+                        threads: 1,
+                        drainTimeout: .seconds(5),
+                        accessLog: accessLog ? .standardOutput : nil,
+                        adminListen: HostPort(host: "127.0.0.1", port: listen.port + 1000)
+                    )
                 )
                 servers.append(server)
             } catch let error as SpecLoadError {
@@ -48,7 +57,11 @@ struct DemoCommand: AsyncParsableCommand {
             }
         }
         services += servers
-        printWelcome(servers: servers, credentials: credentials)
+        if servicesOnly {
+            printServices()
+        } else {
+            printWelcome(servers: servers, credentials: credentials)
+        }
         var configuration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -59,15 +72,26 @@ struct DemoCommand: AsyncParsableCommand {
         for server in servers { try await server.shutdownEventLoops() }
     }
 
-    private func printWelcome(servers: [BFFServer], credentials: DemoCredentials) {
+    private func serviceLines() -> [String] {
         var lines = ["", "Demo services:"]
         for service in DemoServices.catalogue() {
             lines.append("  \(service.name.padding(toLength: 16, withPad: " ", startingAt: 0)) http://127.0.0.1:\(service.port)")
         }
+        return lines
+    }
+
+    private func printServices() {
+        let lines = serviceLines() + ["", "Ctrl-C stops them.", ""]
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    private func printWelcome(servers: [BFFServer], credentials: DemoCredentials) {
+        var lines = serviceLines()
         lines.append("")
-        lines.append("BFFs:")
+        lines.append("BFFs (metrics on each admin listener):")
         for server in servers {
-            lines.append("  \((server.spec.name + "-bff").padding(toLength: 16, withPad: " ", startingAt: 0)) http://\(server.options.listen)")
+            let admin = server.options.adminListen.map { "   metrics http://\($0)/metrics" } ?? ""
+            lines.append("  \((server.spec.name + "-bff").padding(toLength: 16, withPad: " ", startingAt: 0)) http://\(server.options.listen)\(admin)")
         }
         lines += [
             "",

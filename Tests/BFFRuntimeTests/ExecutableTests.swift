@@ -107,7 +107,7 @@ import Testing
 
             let process = Process()
             process.executableURL = try Self.binary("mobile-bff")
-            process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--no-access-log"]
+            process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--no-access-log"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             process.environment = ProcessInfo.processInfo.environment.merging(["BFF_JWT_SECRET": TestTokens.secret]) { $1 }
@@ -137,6 +137,75 @@ import Testing
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
         }
+    }
+
+    @Test("SIGTERM with --pre-drain-seconds: /ready turns 503 at once while new connections are still served, then it exits 0; /metrics is on the admin port")
+    func preDrainsOnSigterm() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/fast", body: #"{"done":true}"#)
+            let port = try Self.freePort()
+            let adminPort = try Self.freePort()
+            let spec = FileManager.default.temporaryDirectory.appendingPathComponent("predrain-\(UUID().uuidString).yaml").path
+            try """
+            name: partner
+            services:
+              products: { url: "http://127.0.0.1:\(stub.port)" }
+              inventory: { url: "http://127.0.0.1:\(stub.port)" }
+            auth:
+              api_keys: { env: BFF_PARTNER_KEYS }
+            endpoints:
+              - route: GET /fast
+                auth: none
+                calls:
+                  fast: { service: products, path: /fast, required: true }
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: spec) }
+
+            let process = Process()
+            process.executableURL = try Self.binary("partner-bff")
+            process.arguments = [
+                "--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
+                "--pre-drain-seconds", "3", "--no-access-log",
+            ]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+            let base = "http://127.0.0.1:\(port)"
+            let started = await eventually(within: .seconds(5)) { await Self.status(base + "/health") == 200 }
+            #expect(started, "partner-bff did not start")
+            #expect(await Self.status(base + "/fast") == 200)
+            let metrics = try await Self.body("http://127.0.0.1:\(adminPort)/metrics")
+            #expect(PrometheusText.value(metrics, "bff_http_requests_total", ["route": "/fast", "status": "200"]) == 1)
+
+            kill(process.processIdentifier, SIGTERM)
+            let notReady = await eventually(within: .seconds(2)) { await Self.status(base + "/ready") == 503 }
+            #expect(notReady, "/ready must answer 503 as soon as SIGTERM arrives")
+            #expect(await Self.status("http://127.0.0.1:\(adminPort)/ready") == 503)
+            #expect(await Self.status(base + "/fast") == 200, "a new connection during the pre-drain is still served")
+            #expect(process.isRunning)
+
+            for _ in 0..<200 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
+        }
+    }
+
+    /// The status of a GET on a new connection; nil when nothing answered.
+    static func status(_ url: String) async -> Int? {
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        defer { _ = client.shutdown() }
+        return (try? await client.execute(HTTPClientRequest(url: url), timeout: .seconds(1))).map { Int($0.status.code) }
+    }
+
+    /// The body of a GET, as text.
+    static func body(_ url: String) async throws -> String {
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        defer { _ = client.shutdown() }
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(2))
+        return String(buffer: try await response.body.collect(upTo: 1 << 20))
     }
 
     /// A port nothing listens on right now.

@@ -22,6 +22,14 @@ struct SpecLoaderTests {
         #expect(spec.endpoints.map(\.route.description) == ["GET /dashboard/{id}", "GET /api/users/{rest*}"])
     }
 
+    @Test("admin_listen is an address or off, and absent unless set")
+    func adminListen() throws {
+        #expect(try SpecLoader.load(yaml: SpecFixtures.example, file: "mobile.yaml").adminListen == nil)
+        let set = try SpecLoader.load(yaml: "name: t\nadmin_listen: 0.0.0.0:9090\n", file: "t.yaml")
+        #expect(set.adminListen == .address(HostPort(host: "0.0.0.0", port: 9090)))
+        #expect(try SpecLoader.load(yaml: "name: t\nadmin_listen: off\n", file: "t.yaml").adminListen == .off)
+    }
+
     @Test("aggregation calls keep their order, timeouts, required flags and fallbacks")
     func loadsCalls() throws {
         let spec = try SpecLoader.load(yaml: SpecFixtures.example, file: "mobile.yaml")

@@ -405,6 +405,7 @@ struct ValidationTests {
 
     @Test("missing or malformed values are reported", arguments: [
         ("name: t\nlisten: nowhere\n", 2, "listen 'nowhere' is not host:port"),
+        ("name: t\nlisten: 127.0.0.1:8081\nadmin_listen: public\n", 3, "admin_listen 'public' is neither host:port nor 'off'"),
         ("name: t\nservices:\n  users: { timeout: 1s }\n", 3, "service 'users' has no url"),
         ("name: t\nservices:\n  users: { url: ftp://x }\n", 3, "is not an http(s) URL"),
         ("name: t\nservices:\n  users: { url: http://u, max_body: lots }\n", 3, "'lots' is not a size"),

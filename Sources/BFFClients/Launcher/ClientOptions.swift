@@ -17,6 +17,12 @@ public struct ClientOptions: ParsableArguments {
     @Option(help: "Seconds in-flight requests get to finish after SIGTERM (env BFF_DRAIN_SECONDS; default 10).")
     public var drainSeconds: Double?
 
+    @Option(help: "HOST:PORT of the admin listener (/metrics, /health, /ready), or 'off' (env BFF_ADMIN_LISTEN; default: the spec's admin_listen, else 127.0.0.1 on the public port + 1000).")
+    public var adminListen: String?
+
+    @Option(help: "Seconds after SIGTERM to keep accepting while /ready answers 503, before draining (env BFF_PRE_DRAIN_SECONDS; default 0).")
+    public var preDrainSeconds: Double?
+
     @Flag(help: "Do not write the JSON access log (env BFF_ACCESS_LOG=off).")
     public var noAccessLog = false
 
@@ -50,7 +56,36 @@ public struct ClientOptions: ParsableArguments {
             guard seconds > 0 else { throw ValidationError("--drain-seconds must be positive") }
             options.drainTimeout = .milliseconds(Int64(seconds * 1000))
         }
+        if let seconds = preDrainSeconds ?? environment["BFF_PRE_DRAIN_SECONDS"].flatMap(Double.init) {
+            guard seconds >= 0 else { throw ValidationError("--pre-drain-seconds must not be negative") }
+            options.preDrain = .milliseconds(Int64(seconds * 1000))
+        }
+        options.adminListen = try Self.adminAddress(flag: adminListen ?? environment["BFF_ADMIN_LISTEN"], spec: spec.adminListen, publicAddress: address)
         options.accessLog = noAccessLog || environment["BFF_ACCESS_LOG"] == "off" ? nil : .standardOutput
         return options
+    }
+
+    /// The admin listener's address: flag or environment, then the spec, then loopback on the
+    /// public port + 1000 (an ephemeral port when the public one is).
+    static func adminAddress(flag: String?, spec: AdminListen?, publicAddress: HostPort) throws -> HostPort? {
+        let setting: AdminListen
+        if let flag {
+            guard let parsed = AdminListen(flag) else {
+                throw ValidationError("--admin-listen '\(flag)' is neither HOST:PORT nor 'off', e.g. 127.0.0.1:9081")
+            }
+            setting = parsed
+        } else if let spec {
+            setting = spec
+        } else {
+            let port = publicAddress.port == 0 ? 0 : publicAddress.port + 1000
+            guard port <= 65535 else {
+                throw ValidationError("the default admin port (\(publicAddress.port) + 1000) is out of range; set --admin-listen or BFF_ADMIN_LISTEN")
+            }
+            setting = .address(HostPort(host: "127.0.0.1", port: port))
+        }
+        switch setting {
+        case .address(let address): return address
+        case .off: return nil
+        }
     }
 }

@@ -57,10 +57,15 @@ extension HTTPField.Name {
 }
 
 extension BFFRequestContext {
-    /// Tells the access log which calls degraded, and logs why each did at debug level.
+    /// Tells the access log which calls degraded and the metrics how each call ended, and logs
+    /// why each degraded call did at debug level.
     func noteOutcomes(route: String, _ outcomes: [(String, CallOutcome)]) {
         let degraded = outcomes.filter { !$0.1.succeeded }
-        record.note(route: route, degradedCalls: degraded.map(\.0))
+        record.note(
+            route: route,
+            degradedCalls: degraded.map(\.0),
+            calls: outcomes.map { CallSample(name: $0.0, status: $0.1.status, milliseconds: $0.1.milliseconds) }
+        )
         for (name, outcome) in degraded {
             logger.debug(
                 "call degraded",

@@ -24,11 +24,13 @@ public struct BFFRequestContext: RequestContext {
     }
 }
 
-/// What an endpoint tells the access log about a request: its route and which calls degraded.
+/// What an endpoint tells the access log and the metrics about a request: its route, which
+/// calls degraded, and how each call ended.
 public final class RequestRecord: Sendable {
     private struct State {
         var route: String?
         var degradedCalls: [String] = []
+        var calls: [CallSample] = []
     }
 
     private let state = Mutex(State())
@@ -37,11 +39,20 @@ public final class RequestRecord: Sendable {
 
     public var route: String? { state.withLock { $0.route } }
     public var degradedCalls: [String] { state.withLock { $0.degradedCalls } }
+    var calls: [CallSample] { state.withLock { $0.calls } }
 
-    func note(route: String, degradedCalls: [String] = []) {
+    func note(route: String, degradedCalls: [String] = [], calls: [CallSample] = []) {
         state.withLock {
             $0.route = route
             $0.degradedCalls = degradedCalls
+            $0.calls = calls
         }
     }
+}
+
+/// One call of an aggregation as the metrics count it.
+struct CallSample: Sendable {
+    var name: String
+    var status: CallStatus
+    var milliseconds: Double
 }

@@ -26,13 +26,16 @@ public final class BFFServer: Service, Sendable {
     private let router: Router
     private let edge: EdgeRuntime
     private let readiness = Readiness()
+    private let metrics = BFFMetrics()
     private let logger: Logger
     private let onListening: (@Sendable (Int) async -> Void)?
+    private let onAdminListening: (@Sendable (Int) async -> Void)?
 
     /// Compiles `spec` and `swiftEndpoints`, and reads the credentials the spec names (JWT secrets
     /// and keys, the API keys file).
     /// - Parameters:
     ///   - onListening: called with the bound port once the server accepts connections.
+    ///   - onAdminListening: called with the admin listener's bound port once it accepts connections.
     ///   - validateOnly: compile routes without reading secrets or key files, to check a spec
     ///     (`bff validate`); such a server is only for ``routeDescriptions`` and ``discard()``.
     /// - Throws: ``SpecLoadError`` when a Swift endpoint is invalid or clashes with a spec route.
@@ -42,12 +45,14 @@ public final class BFFServer: Service, Sendable {
         options: ServerOptions,
         logger: Logger? = nil,
         validateOnly: Bool = false,
-        onListening: (@Sendable (Int) async -> Void)? = nil
+        onListening: (@Sendable (Int) async -> Void)? = nil,
+        onAdminListening: (@Sendable (Int) async -> Void)? = nil
     ) async throws(SpecLoadError) {
         self.spec = spec
         self.options = options
         self.logger = logger ?? Logger(label: "bff.\(spec.name)")
         self.onListening = onListening
+        self.onAdminListening = onAdminListening
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let services = spec.services.mapValues(ServiceEndpoint.init)
         let transport: UpstreamTransport
@@ -66,7 +71,14 @@ public final class BFFServer: Service, Sendable {
             || swiftEndpoints.contains { !$0.rateLimits.isEmpty }
         let edge: EdgeRuntime
         do {
-            edge = try await EdgeRuntime(spec: spec, limited: limited, loadCredentials: !validateOnly, group: group, logger: self.logger)
+            edge = try await EdgeRuntime(
+                spec: spec,
+                limited: limited,
+                loadCredentials: !validateOnly,
+                group: group,
+                storeErrors: metrics.rateLimitStoreErrors,
+                logger: self.logger
+            )
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -145,6 +157,7 @@ public final class BFFServer: Service, Sendable {
         let executors = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), EventLoopExecutor(eventLoop: $0)) })
         var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
         if let sink = options.accessLog { middleware.append(AccessLogMiddleware(sink: sink)) }
+        middleware.append(MetricsMiddleware(metrics: metrics))
         middleware.append(SecurityHeadersMiddleware(spec: spec.edge.headers, trustedProxies: spec.edge.trustedProxies))
         if let cors = spec.edge.cors { middleware.append(CORSMiddleware(spec: cors)) }
         middleware.append(ProblemMiddleware())
@@ -176,9 +189,17 @@ public final class BFFServer: Service, Sendable {
             logger: logger
         )
         let background = edge.services
+        let admin = options.adminListen.map {
+            AdminListener.application(
+                address: $0, name: name, metrics: metrics, readiness: readiness, group: group, logger: logger, onListening: onAdminListening
+            )
+        }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for service in background {
                 tasks.addTask { try await service.run() }
+            }
+            if let admin {
+                tasks.addTask { try await admin.run() }
             }
             try await withGracefulShutdownHandler {
                 try await app.run()
@@ -192,14 +213,28 @@ public final class BFFServer: Service, Sendable {
     }
 
     /// Runs as the only service of a group that drains on SIGTERM or SIGINT, then exits.
+    ///
+    /// The first signal turns `/ready` to 503 at once; the server keeps accepting for
+    /// `options.preDrain`, then stops accepting and gives in-flight requests `options.drainTimeout`.
     public func runUntilSignalled() async throws {
-        var configuration = ServiceGroupConfiguration(
-            services: [.init(service: self)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        )
+        var configuration = ServiceGroupConfiguration(services: [.init(service: self)], logger: logger)
         configuration.maximumGracefulShutdownDuration = .nanoseconds(options.drainTimeout.nanosecondsValue)
-        try await ServiceGroup(configuration: configuration).run()
+        let services = ServiceGroup(configuration: configuration)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let preDrain = options.preDrain
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { [readiness, logger, name = spec.name] in
+                for await signal in signals {
+                    readiness.startDraining()
+                    logger.notice("\(name)-bff received \(signal): /ready answers 503; still accepting for \(preDrain), then draining")
+                    try await Task.sleep(for: preDrain)
+                    await services.triggerGracefulShutdown()
+                    return
+                }
+            }
+            try await services.run()
+            tasks.cancelAll()
+        }
         try await shutdownEventLoops()
     }
 

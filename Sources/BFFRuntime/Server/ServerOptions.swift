@@ -1,7 +1,8 @@
 public import BFFSpec
 import NIOCore
 
-/// How a BFF process runs: where it listens, how many event loops, how long it drains.
+/// How a BFF process runs: where it listens (publicly and for operators), how many event loops,
+/// how it drains.
 public struct ServerOptions: Sendable {
     public var listen: HostPort
     /// Event loop threads; each handles its connections and their upstream calls end to end.
@@ -10,6 +11,11 @@ public struct ServerOptions: Sendable {
     public var drainTimeout: Duration
     /// Where the JSON access log goes; nil turns it off.
     public var accessLog: LogLineSink?
+    /// Where `/metrics`, `/health` and `/ready` are served for operators; nil serves no admin listener.
+    public var adminListen: HostPort?
+    /// How long after SIGTERM the server keeps accepting while `/ready` answers 503, so a load
+    /// balancer that polls readiness takes it out of rotation before it stops accepting.
+    public var preDrain: Duration
 
     /// One event loop per core this process may run on.
     public static var defaultThreads: Int { System.coreCount }
@@ -18,11 +24,15 @@ public struct ServerOptions: Sendable {
         listen: HostPort,
         threads: Int = ServerOptions.defaultThreads,
         drainTimeout: Duration = .seconds(10),
-        accessLog: LogLineSink? = .standardOutput
+        accessLog: LogLineSink? = .standardOutput,
+        adminListen: HostPort? = nil,
+        preDrain: Duration = .zero
     ) {
         self.listen = listen
         self.threads = max(1, threads)
         self.drainTimeout = drainTimeout
         self.accessLog = accessLog
+        self.adminListen = adminListen
+        self.preDrain = preDrain
     }
 }

@@ -8,7 +8,7 @@ import Yams
 /// let spec = try SpecLoader.load(file: "bff-specs/mobile.yaml")
 /// ```
 public enum SpecLoader {
-    static let topLevelKeys = ["name", "listen", "include", "services", "endpoints"] + EdgeSections.keys
+    static let topLevelKeys = ["name", "listen", "admin_listen", "include", "services", "endpoints"] + EdgeSections.keys
     static let includeKeys = ["include", "services"] + EdgeSections.keys
     static let serviceKeys = ["url", "timeout", "connect_timeout", "max_body", "ca_file"]
     static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit"]
@@ -59,6 +59,7 @@ public enum SpecLoader {
         guard let members = reader.mapping(root, what: "the spec", allowed: topLevelKeys) else { return nil }
         var name: String?
         var listen: HostPort?
+        var adminListen: AdminListen?
         var services: [String: ServiceSpec] = [:]
         var endpointsNode: Node?
         var loaded: Set<String> = []
@@ -73,6 +74,11 @@ public enum SpecLoader {
                 if let text = reader.string(value, what: "listen") {
                     listen = HostPort(text)
                     if listen == nil { reader.report(value, "listen '\(text)' is not host:port", hint: "write e.g. 127.0.0.1:8081") }
+                }
+            case "admin_listen":
+                if let text = reader.string(value, what: "admin_listen") {
+                    adminListen = AdminListen(text)
+                    if adminListen == nil { reader.report(value, "admin_listen '\(text)' is neither host:port nor 'off'", hint: "write e.g. 127.0.0.1:9081, or 'off' for no admin listener") }
                 }
             case "include":
                 for file in includeFiles(value, reader: reader) {
@@ -92,7 +98,9 @@ public enum SpecLoader {
         }
         let endpoints = endpointsNode.map { readEndpoints($0, reader: reader) } ?? []
         // Without a name the spec is still read and validated, so every other problem is listed too; load() then throws.
-        return ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, edge: edge.spec, file: reader.file)
+        var spec = ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, edge: edge.spec, file: reader.file)
+        spec.adminListen = adminListen
+        return spec
     }
 
     private static func includeFiles(_ node: Node, reader: YAMLReader) -> [(path: String, node: Node)] {

@@ -5,6 +5,8 @@
 public struct ClientSpec: Sendable {
     public var name: String
     public var listen: HostPort?
+    /// `admin_listen`: where operators read `/metrics`; nil leaves it to the launcher's default.
+    public var adminListen: AdminListen?
     public var services: [String: ServiceSpec]
     public var endpoints: [EndpointSpec]
     /// Auth, rate limits, CORS and request limits.
@@ -19,6 +21,23 @@ public struct ClientSpec: Sendable {
         self.endpoints = endpoints
         self.edge = edge
         self.file = file
+    }
+}
+
+/// Where a BFF's admin listener (`/metrics`, `/health`, `/ready`) listens, or that it has none.
+public enum AdminListen: Sendable, Hashable {
+    case address(HostPort)
+    case off
+
+    /// Parses `127.0.0.1:9081` or `off`; nil for anything else.
+    public init?(_ text: String) {
+        if text == "off" {
+            self = .off
+        } else if let address = HostPort(text) {
+            self = .address(address)
+        } else {
+            return nil
+        }
     }
 }
 

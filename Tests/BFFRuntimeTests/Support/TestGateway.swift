@@ -26,10 +26,20 @@ struct TestResponse: Sendable {
 /// A running ``BFFServer`` on 127.0.0.1 with an ephemeral port, plus a client to call it.
 struct TestGateway: Sendable {
     let port: Int
+    /// The admin listener's port, when the gateway was started with one.
+    let adminPort: Int?
     let client: HTTPClient
     let services: ServiceGroup
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Reads an admin listener path (`/metrics`).
+    func admin(_ path: String) async throws -> TestResponse {
+        guard let adminPort else { throw GatewayError.noAdminListener }
+        let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(adminPort)" + path), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
+    }
 
     /// Sends a request and reads the whole answer; every call is bounded by `timeout`.
     func request(
@@ -58,6 +68,7 @@ struct TestGateway: Sendable {
 
 enum GatewayError: Error {
     case didNotStart
+    case noAdminListener
 }
 
 /// A logger that keeps test output quiet unless something is really wrong.
@@ -73,19 +84,32 @@ func withGateway<T: Sendable>(
     _ yaml: String,
     swiftEndpoints: [SwiftEndpoint] = [],
     accessLog: LogLineSink? = nil,
+    adminListener: Bool = false,
     logger: Logger = quietLogger,
     _ body: @Sendable (TestGateway) async throws -> T
 ) async throws -> T {
     let spec = try SpecLoader.load(yaml: yaml, file: "test.yaml")
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let (adminPorts, adminContinuation) = AsyncStream.makeStream(of: Int.self)
+    if !adminListener { adminContinuation.finish() }
     let server = try await BFFServer(
         spec: spec,
         swiftEndpoints: swiftEndpoints,
-        options: ServerOptions(listen: HostPort(host: "127.0.0.1", port: 0), threads: 1, drainTimeout: .seconds(5), accessLog: accessLog),
+        options: ServerOptions(
+            listen: HostPort(host: "127.0.0.1", port: 0),
+            threads: 1,
+            drainTimeout: .seconds(5),
+            accessLog: accessLog,
+            adminListen: adminListener ? HostPort(host: "127.0.0.1", port: 0) : nil
+        ),
         logger: logger,
         onListening: { port in
             portContinuation.yield(port)
             portContinuation.finish()
+        },
+        onAdminListening: { port in
+            adminContinuation.yield(port)
+            adminContinuation.finish()
         }
     )
     var configuration = ServiceGroupConfiguration(services: [.init(service: server)], logger: quietLogger)
@@ -98,17 +122,26 @@ func withGateway<T: Sendable>(
 
     let outcome: Result<T, any Error> = await withTaskGroup(of: Void.self) { tasks in
         tasks.addTask {
-            defer { portContinuation.finish() }
+            defer {
+                portContinuation.finish()
+                adminContinuation.finish()
+            }
             try? await services.run()
         }
         var iterator = ports.makeAsyncIterator()
+        var adminIterator = adminPorts.makeAsyncIterator()
         guard let port = await iterator.next() else {
+            await services.triggerGracefulShutdown()
+            return .failure(GatewayError.didNotStart)
+        }
+        let adminPort = await adminIterator.next()
+        if adminListener && adminPort == nil {
             await services.triggerGracefulShutdown()
             return .failure(GatewayError.didNotStart)
         }
         let result: Result<T, any Error>
         do {
-            result = .success(try await body(TestGateway(port: port, client: client, services: services)))
+            result = .success(try await body(TestGateway(port: port, adminPort: adminPort, client: client, services: services)))
         } catch {
             result = .failure(error)
         }

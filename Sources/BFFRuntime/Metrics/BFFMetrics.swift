@@ -1,0 +1,117 @@
+import Prometheus
+import Synchronization
+
+/// One BFF's metrics, served as Prometheus text at `/metrics` on its admin listener.
+///
+/// Each server owns its registry (no process-wide metrics system), so several BFFs in one process
+/// (`bff demo`, tests) keep their figures apart. Labelled series are made on first use and kept,
+/// so a request pays one dictionary look-up per series, not a registry walk; every label value
+/// comes from the spec (route patterns, call names) or a small fixed set, never from a request.
+final class BFFMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    /// Requests being answered right now.
+    let inFlight: Gauge
+    /// Rate-limit checks the store failed to answer (each then decided by `on_store_error`).
+    let rateLimitStoreErrors: Counter
+
+    private struct Series {
+        var requests: [RequestKey: Counter] = [:]
+        var requestDurations: [String: DurationHistogram] = [:]
+        var calls: [CallKey: Counter] = [:]
+        var callDurations: [CallRoute: DurationHistogram] = [:]
+    }
+
+    private struct RequestKey: Hashable {
+        var route: String
+        var status: Int
+    }
+
+    private struct CallRoute: Hashable {
+        var route: String
+        var call: String
+    }
+
+    private struct CallKey: Hashable {
+        var call: CallRoute
+        var outcome: CallStatus
+    }
+
+    private let series = Mutex(Series())
+
+    static let requestBuckets: [Duration] = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000].map {
+        .microseconds(Int64($0 * 1000))
+    }
+
+    init() {
+        inFlight = registry.makeGauge(name: "bff_http_requests_in_flight", help: "Requests being answered right now.")
+        rateLimitStoreErrors = registry.makeCounter(
+            name: "bff_rate_limit_store_errors_total",
+            help: "Rate-limit checks the store failed to answer in time; on_store_error decided each."
+        )
+    }
+
+    /// Counts one answered request and its duration, and each of its calls by outcome.
+    ///
+    /// - Parameter route: the route pattern (`/dashboard/{id}`), or a fixed name for what no route
+    ///   matched (`unmatched`).
+    func record(route: String, status: Int, duration: Duration, calls: [CallSample]) {
+        let (counter, histogram, callSeries) = series.withLock { series in
+            let key = RequestKey(route: route, status: status)
+            let counter = series.requests[key] ?? {
+                let made = registry.makeCounter(
+                    name: "bff_http_requests_total",
+                    labels: [("route", route), ("status", String(status))],
+                    help: "Requests answered, by route pattern and HTTP status."
+                )
+                series.requests[key] = made
+                return made
+            }()
+            let histogram = series.requestDurations[route] ?? {
+                let made = registry.makeDurationHistogram(
+                    name: "bff_http_request_duration_seconds",
+                    labels: [("route", route)],
+                    buckets: Self.requestBuckets,
+                    help: "Time from the request head to the response, by route pattern."
+                )
+                series.requestDurations[route] = made
+                return made
+            }()
+            let callSeries = calls.map { sample in
+                let callRoute = CallRoute(route: route, call: sample.name)
+                let key = CallKey(call: callRoute, outcome: sample.status)
+                let counter = series.calls[key] ?? {
+                    let made = registry.makeCounter(
+                        name: "bff_upstream_calls_total",
+                        labels: [("route", route), ("call", sample.name), ("outcome", sample.status.rawValue)],
+                        help: "Calls of aggregations, by route, call name and outcome (ok, error, timeout, skipped, cancelled)."
+                    )
+                    series.calls[key] = made
+                    return made
+                }()
+                let histogram = series.callDurations[callRoute] ?? {
+                    let made = registry.makeDurationHistogram(
+                        name: "bff_upstream_call_duration_seconds",
+                        labels: [("route", route), ("call", sample.name)],
+                        buckets: Self.requestBuckets,
+                        help: "Time each call of an aggregation took, by route and call name."
+                    )
+                    series.callDurations[callRoute] = made
+                    return made
+                }()
+                return (counter, histogram, sample.milliseconds)
+            }
+            return (counter, histogram, callSeries)
+        }
+        counter.increment()
+        histogram.record(duration)
+        for (counter, histogram, milliseconds) in callSeries {
+            counter.increment()
+            histogram.record(.microseconds(Int64(milliseconds * 1000)))
+        }
+    }
+
+    /// The Prometheus text exposition of every series.
+    func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}

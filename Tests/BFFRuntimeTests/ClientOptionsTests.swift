@@ -1,0 +1,36 @@
+import ArgumentParser
+import BFFSpec
+import Testing
+
+@testable import BFFClients
+@testable import BFFRuntime
+
+/// The executables' flags and environment, read into server options the way a container sets them.
+@Suite("Client options")
+struct ClientOptionsTests {
+    static let spec = ClientSpec(name: "partner", listen: HostPort(host: "127.0.0.1", port: 8083), services: [:], endpoints: [], file: "partner.yaml")
+
+    static func options(_ arguments: [String], environment: [String: String] = [:], spec: ClientSpec = spec) throws -> ServerOptions {
+        try ClientOptions.parse(arguments).serverOptions(spec: spec, environment: environment)
+    }
+
+    @Test("the admin listener defaults to loopback on the public port + 1000; flag, environment and spec override it; off turns it off")
+    func adminListener() throws {
+        #expect(try Self.options([]).adminListen == HostPort(host: "127.0.0.1", port: 9083))
+        #expect(try Self.options(["--listen", "0.0.0.0:8080"]).adminListen == HostPort(host: "127.0.0.1", port: 9080))
+        #expect(try Self.options([], environment: ["BFF_ADMIN_LISTEN": "0.0.0.0:9090"]).adminListen == HostPort(host: "0.0.0.0", port: 9090))
+        #expect(try Self.options(["--admin-listen", "off"], environment: ["BFF_ADMIN_LISTEN": "0.0.0.0:9090"]).adminListen == nil)
+        var withSpec = Self.spec
+        withSpec.adminListen = .address(HostPort(host: "127.0.0.1", port: 7000))
+        #expect(try Self.options([], spec: withSpec).adminListen == HostPort(host: "127.0.0.1", port: 7000))
+        #expect(throws: ValidationError.self) { try Self.options(["--admin-listen", "metrics"]) }
+    }
+
+    @Test("pre-drain comes from the flag or BFF_PRE_DRAIN_SECONDS, defaults to none, and may not be negative")
+    func preDrain() throws {
+        #expect(try Self.options([]).preDrain == .zero)
+        #expect(try Self.options(["--pre-drain-seconds", "2.5"]).preDrain == .milliseconds(2500))
+        #expect(try Self.options([], environment: ["BFF_PRE_DRAIN_SECONDS": "5"]).preDrain == .seconds(5))
+        #expect(throws: ValidationError.self) { try Self.options(["--pre-drain-seconds=-1"]) }
+    }
+}
