@@ -8,11 +8,11 @@ import Yams
 /// let spec = try SpecLoader.load(file: "bff-specs/mobile.yaml")
 /// ```
 public enum SpecLoader {
-    static let topLevelKeys = ["name", "listen", "admin_listen", "include", "services", "endpoints"] + EdgeSections.keys
+    static let topLevelKeys = ["name", "listen", "admin_listen", "deadlines", "cache_store", "include", "services", "endpoints"] + EdgeSections.keys
     static let includeKeys = ["include", "services"] + EdgeSections.keys
-    static let serviceKeys = ["url", "timeout", "connect_timeout", "max_body", "ca_file"]
-    static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit"]
-    static let callKeys = ["service", "path", "timeout", "required", "fallback", "headers"]
+    static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file"] + resilienceServiceKeys
+    static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit", "cache"]
+    static let callKeys = ["service", "path", "timeout", "required", "fallback", "headers", "hedge", "cache"]
     static let responseKeys = ["from", "fields", "limit"]
     static let proxyKeys = ["service", "path", "timeout"]
 
@@ -60,6 +60,8 @@ public enum SpecLoader {
         var name: String?
         var listen: HostPort?
         var adminListen: AdminListen?
+        var deadlines: DeadlineSpec?
+        var cacheStore: CacheStoreSpec?
         var services: [String: ServiceSpec] = [:]
         var endpointsNode: Node?
         var loaded: Set<String> = []
@@ -80,6 +82,10 @@ public enum SpecLoader {
                     adminListen = AdminListen(text)
                     if adminListen == nil { reader.report(value, "admin_listen '\(text)' is neither host:port nor 'off'", hint: "write e.g. 127.0.0.1:9081, or 'off' for no admin listener") }
                 }
+            case "deadlines":
+                deadlines = readDeadlines(value, reader: reader)
+            case "cache_store":
+                cacheStore = readCacheStore(value, reader: reader)
             case "include":
                 for file in includeFiles(value, reader: reader) {
                     mergeInclude(file, chain: [canonicalPath(reader.file)], into: &services, edge: &included, reader: reader, loaded: &loaded)
@@ -100,6 +106,8 @@ public enum SpecLoader {
         // Without a name the spec is still read and validated, so every other problem is listed too; load() then throws.
         var spec = ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, edge: edge.spec, file: reader.file)
         spec.adminListen = adminListen
+        if let deadlines { spec.deadlines = deadlines }
+        if let cacheStore { spec.cacheStore = cacheStore }
         return spec
     }
 
@@ -171,6 +179,7 @@ public enum SpecLoader {
             }
             guard let fields = reader.mapping(value, what: "service '\(name)'", allowed: serviceKeys) else { return nil }
             var url: UpstreamURL?
+            var instances: [ServiceInstanceSpec]?
             var service = ServiceSpec(name: name, url: UpstreamURL("http://invalid")!, location: reader.location(of: keyNode))
             for (key, _, field) in fields {
                 switch key {
@@ -180,6 +189,8 @@ public enum SpecLoader {
                     if url == nil {
                         reader.report(field, "url '\(text)' of service '\(name)' is not an http(s) URL", hint: "write e.g. http://127.0.0.1:9001 (no user, query or fragment)")
                     }
+                case "urls":
+                    instances = readInstances(field, service: name, reader: reader)
                 case "timeout": service.timeout = reader.duration(field, what: "timeout") ?? service.timeout
                 case "connect_timeout": service.connectTimeout = reader.duration(field, what: "connect_timeout") ?? service.connectTimeout
                 case "max_body": service.maxBodyBytes = reader.byteSize(field, what: "max_body") ?? service.maxBodyBytes
@@ -192,17 +203,25 @@ public enum SpecLoader {
                             reader.report(field, "ca_file '\(path)' cannot be read", hint: "give a PEM file of CA certificates, relative to this spec")
                         }
                     }
-                default: break
+                default:
+                    readResilience(key, field, into: &service, reader: reader)
                 }
             }
-            guard let url else {
-                if !fields.contains(where: { $0.key == "url" }) {
-                    reader.report(keyNode, "service '\(name)' has no url", hint: "add e.g. 'url: http://127.0.0.1:9001'")
+            if url != nil && instances != nil {
+                reader.report(keyNode, "service '\(name)' has both url and urls", hint: "keep one: 'url' for one instance, 'urls' for several")
+            }
+            guard let first = url ?? instances?.first?.url else {
+                if !fields.contains(where: { $0.key == "url" || $0.key == "urls" }) {
+                    reader.report(keyNode, "service '\(name)' has no url", hint: "add e.g. 'url: http://127.0.0.1:9001', or 'urls: [...]' for several instances")
                 }
                 return nil
             }
-            service.url = url
-            if service.caFile != nil && !url.isTLS {
+            service.url = first
+            service.instances = instances ?? [ServiceInstanceSpec(url: first)]
+            if Set(service.instances.map(\.url.isTLS)).count > 1 {
+                reader.report(keyNode, "service '\(name)' mixes http and https instances", hint: "give every instance of one service the same scheme")
+            }
+            if service.caFile != nil && !first.isTLS {
                 reader.report(keyNode, "service '\(name)' has a ca_file but an http url", hint: "use an https:// url, or drop ca_file")
             }
             return service
@@ -225,6 +244,7 @@ public enum SpecLoader {
         var required: (roles: [String], scopes: [String])?
         var requireNode: Node?
         var rateLimits: [RateLimitSpec] = []
+        var cache: CacheSpec?
         for (key, _, value) in fields {
             switch key {
             case "route":
@@ -244,6 +264,7 @@ public enum SpecLoader {
                 required = readRequire(value, reader: reader)
                 requireNode = value
             case "rate_limit": rateLimits = readRateLimitList(value, reader: reader)
+            case "cache": cache = readCache(value, at: .endpoint, reader: reader)
             default: break
             }
         }
@@ -268,11 +289,11 @@ public enum SpecLoader {
                 response: responseNode.map { readResponse($0, reader: reader) },
                 meta: meta
             )
-            return EndpointSpec(route: route, timeout: timeout, kind: .aggregate(aggregate), auth: auth, rateLimits: rateLimits, location: location)
+            return EndpointSpec(route: route, timeout: timeout, kind: .aggregate(aggregate), auth: auth, rateLimits: rateLimits, cache: cache, location: location)
         case (nil, let proxy?):
             if let responseNode { reader.report(responseNode, "a proxy route has no 'response'", hint: "remove it, or turn the route into calls") }
             guard let proxy = readProxy(proxy, reader: reader) else { return nil }
-            return EndpointSpec(route: route, timeout: timeout, kind: .proxy(proxy), auth: auth, rateLimits: rateLimits, location: location)
+            return EndpointSpec(route: route, timeout: timeout, kind: .proxy(proxy), auth: auth, rateLimits: rateLimits, cache: cache, location: location)
         case (.some, .some):
             reader.report(node, "endpoint \(route) has both 'calls' and 'proxy'", hint: "an endpoint either aggregates calls or proxies to one service")
             return nil
@@ -296,6 +317,8 @@ public enum SpecLoader {
                 case "timeout": call.timeout = reader.duration(field, what: "timeout")
                 case "required": call.required = reader.bool(field, what: "required") ?? false
                 case "fallback": call.fallback = reader.json(field)
+                case "hedge": call.hedge = readHedge(field, reader: reader)
+                case "cache": call.cache = readCache(field, at: .call(name), reader: reader)
                 case "headers":
                     for (header, _, headerValue) in reader.mapping(field, what: "headers of call '\(name)'", allowed: []) ?? [] {
                         if let value = template(headerValue, kind: .headerValue, reader: reader) {

@@ -7,10 +7,14 @@ public struct ClientSpec: Sendable {
     public var listen: HostPort?
     /// `admin_listen`: where operators read `/metrics`; nil leaves it to the launcher's default.
     public var adminListen: AdminListen?
+    /// How upstream calls learn the time they have left.
+    public var deadlines = DeadlineSpec()
     public var services: [String: ServiceSpec]
     public var endpoints: [EndpointSpec]
     /// Auth, rate limits, CORS and request limits.
     public var edge: EdgeSpec
+    /// The store behind every `cache:` of this BFF.
+    public var cacheStore = CacheStoreSpec()
     /// The file the spec was loaded from.
     public var file: String
 
@@ -76,6 +80,14 @@ public struct ServiceSpec: Sendable {
     public var maxBodyBytes: Int
     /// PEM file of the certificate authorities trusted for an https service, instead of the system's.
     public var caFile: String?
+    /// Where the service runs: `url`, or each of `urls`. The first is `url`.
+    public var instances: [ServiceInstanceSpec]
+    public var balance: BalanceStrategy = .leastOutstanding
+    public var healthCheck: HealthCheckSpec?
+    /// Passive ejection of failing instances; nil turns it off (`outlier: off`).
+    public var outlier: OutlierSpec? = .default
+    public var circuitBreaker: CircuitBreakerSpec?
+    public var retry: RetrySpec?
     public var location: SourceLocation
 
     public static let defaultTimeout: Duration = .seconds(1)
@@ -97,6 +109,7 @@ public struct ServiceSpec: Sendable {
         self.connectTimeout = connectTimeout
         self.maxBodyBytes = maxBodyBytes
         self.caFile = caFile
+        self.instances = [ServiceInstanceSpec(url: url)]
         self.location = location
     }
 }
@@ -180,6 +193,8 @@ public struct EndpointSpec: Sendable {
     public var auth: EndpointAuthSpec?
     /// Limits of this endpoint, on top of the BFF-wide ones.
     public var rateLimits: [RateLimitSpec]
+    /// Reuse of the composed body (aggregations only).
+    public var cache: CacheSpec?
     public var location: SourceLocation
 
     public static let defaultTimeout: Duration = .seconds(2)
@@ -190,6 +205,7 @@ public struct EndpointSpec: Sendable {
         kind: Kind,
         auth: EndpointAuthSpec? = nil,
         rateLimits: [RateLimitSpec] = [],
+        cache: CacheSpec? = nil,
         location: SourceLocation
     ) {
         self.route = route
@@ -197,6 +213,7 @@ public struct EndpointSpec: Sendable {
         self.kind = kind
         self.auth = auth
         self.rateLimits = rateLimits
+        self.cache = cache
         self.location = location
     }
 }
@@ -228,6 +245,10 @@ public struct CallSpec: Sendable {
     public var required: Bool
     /// What an optional call yields when it fails; nil means JSON null.
     public var fallback: JSONValue?
+    /// Reuse of the service's answers.
+    public var cache: CacheSpec?
+    /// A second request to another instance when the first is slow; nil sends none.
+    public var hedge: HedgeSpec?
     public var location: SourceLocation
 
     public init(

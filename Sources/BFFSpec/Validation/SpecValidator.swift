@@ -28,6 +28,7 @@ public enum SpecValidator {
             }
         }
         diagnostics += validateAuth(spec)
+        diagnostics += spec.endpoints.flatMap(validateCache)
         return diagnostics
     }
 
@@ -55,6 +56,7 @@ public enum SpecValidator {
                 )
             }
             diagnostics += validateService(call.service, at: call.location, services: services)
+            diagnostics += validateCache(call)
             let variables = call.path.variables + call.headers.flatMap(\.value.variables)
             diagnostics += validatePathVariables(variables, route: route, at: call.location)
             for case .call(let target, _) in variables.map(\.source) {
