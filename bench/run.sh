@@ -132,7 +132,7 @@ render() { # template out: fill in the placeholders
 render "$here/upstreams.conf" "$tmp/upstreams.conf"
 render "$here/nginx-njs.conf" "$tmp/nginx-njs.conf"
 
-port_free_or_die 9001 9002 9003 "$nginx_port" "$ours_port"
+port_free_or_die 9001 9002 9003 "$nginx_port" "$ours_port" "$((ours_port + 1000))"
 
 # --- stub upstreams on CPU 0 ---------------------------------------------------------------------------------------
 taskset -c 0 nginx -p "$tmp/" -e "$tmp/upstreams.err" -c "$tmp/upstreams.conf" > "$tmp/upstreams.out" 2>&1 &
@@ -152,11 +152,15 @@ start_gw() { # nginx|ours -> sets gw_pid, gw_port, gw_log
       gw_port=$nginx_port; gw_log=$tmp/nginx-njs.err
       taskset -c 1 nginx -p "$tmp/" -e "$gw_log" -c "$tmp/nginx-njs.conf" > "$tmp/nginx-njs.out" 2>&1 &
       ;;
-    ours)
+    ours | ours-protected)
+      # ours: no admin listener, so no metrics are recorded; ours-protected: bench-protected.yaml
+      # (two instances per service, breakers, retries, ejection) with the admin listener and metrics on.
+      local spec=$here/bench.yaml admin=off
+      if [[ $1 == ours-protected ]]; then spec=$here/bench-protected.yaml; admin=127.0.0.1:$((ours_port + 1000)); fi
       gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
       # mobile-bff's Swift /v1/badges takes JWTs, so the spec declares a key; the benchmarked routes are public.
-      BFF_JWT_SECRET=bench-secret-not-used-by-any-benchmarked-route BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$here/bench.yaml" --listen "127.0.0.1:$ours_port" \
-        > "$gw_log" 2>&1 &
+      BFF_JWT_SECRET=bench-secret-not-used-by-any-benchmarked-route BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$spec" --listen "127.0.0.1:$ours_port" \
+        --admin-listen "$admin" > "$gw_log" 2>&1 &
       ;;
   esac
   gw_pid=$!
@@ -215,6 +219,11 @@ for s in "${scenarios[@]}"; do
     start_gw ours
     measure "$scenario" "mobile-bff" "$path" "$conns"
     stop_gw
+    if [[ $conns == 64 && $path != /dashboard-slow ]]; then
+      start_gw ours-protected
+      measure "$scenario" "mobile-bff, protected + metrics" "$path" "$conns"
+      stop_gw
+    fi
   fi
 done
 

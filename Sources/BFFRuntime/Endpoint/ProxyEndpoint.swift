@@ -4,17 +4,26 @@ import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
+import Prometheus
 
 /// Forwards a route to one service, streaming bodies both ways.
 ///
 /// Hop-by-hop headers (and any header `Connection` names) are dropped in both directions before
 /// the gateway adds its own `X-Forwarded-*` and `X-Request-ID`.
+///
+/// The service's instances are balanced and its breaker is honoured. A streamed body cannot be
+/// sent twice, so retries are limited to requests that never reached a service (connect
+/// failures), plus body-less idempotent requests (or ones with an `Idempotency-Key`) whose
+/// connection was reset before an answer; a 5xx answer is passed on, never retried.
 struct ProxyEndpoint: EndpointHandler {
     let route: RoutePattern
-    let service: ServiceEndpoint
+    let service: ServiceCluster
     let target: CompiledTemplate
     let headTimeout: Duration
     let transport: UpstreamTransport
+    let deadlines: DeadlineSpec
+
+    static let idempotentMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .put, .delete, .trace]
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         context.record.note(route: route.path)
@@ -47,24 +56,17 @@ struct ProxyEndpoint: EndpointHandler {
         }
         headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
         headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
+        if let header = deadlines.header {
+            headers.replaceOrAdd(name: header, value: String(headTimeout.nanosecondsValue / 1_000_000))
+        }
         let head = HTTPRequestHead(
             version: .http1_1,
             method: HTTPMethod(rawValue: request.method.rawValue),
             uri: uri,
             headers: headers
         )
-        let upstream: StreamedResponse
-        do {
-            upstream = try await transport.stream(
-                head: head,
-                body: hasBody ? request.body : nil,
-                to: service,
-                headTimeout: headTimeout,
-                on: context.eventLoop
-            )
-        } catch let error as UpstreamError {
-            throw Problem.upstream(error)
-        }
+        let replayable = !hasBody && (Self.idempotentMethods.contains(request.method) || request.headers[.idempotencyKey] != nil)
+        let upstream = try await forward(head, body: hasBody ? request.body : nil, replayable: replayable, eventLoop: context.eventLoop)
         var responseHeaders = upstream.head.headers
         let upstreamLength = responseHeaders.first(name: "content-length").flatMap(Int.init)
         HopByHop.strip(&responseHeaders)
@@ -90,4 +92,52 @@ struct ProxyEndpoint: EndpointHandler {
             }
         )
     }
+
+    /// Sends the request to an instance, retrying on another only where that cannot send it twice.
+    private func forward(_ head: HTTPRequestHead, body: RequestBody?, replayable: Bool, eventLoop: any EventLoop) async throws -> StreamedResponse {
+        let permit = service.breaker?.acquire(at: NIODeadline.uptimeNow) ?? .allowed
+        if case .rejected(let retryAfter) = permit {
+            service.metrics.breakerRejections.increment()
+            throw Problem.circuitOpen(service: service.name, retryAfter: retryAfter)
+        }
+        let maxAttempts = service.spec.retry?.attempts ?? 1
+        service.retryBudget?.deposit()
+        var tried: [Int] = []
+        while true {
+            let instance = service.pick(excluding: tried)
+            tried.append(instance.index)
+            instance.started()
+            do {
+                let upstream = try await transport.stream(head: head, body: body, to: instance.endpoint, headTimeout: headTimeout, on: eventLoop)
+                instance.finished()
+                let failed = upstream.head.status.code >= 500
+                service.report(instance, failed: failed)
+                service.breaker?.record(permit, failed ? .failure : .success, at: NIODeadline.uptimeNow)
+                return upstream
+            } catch let error as UpstreamError {
+                instance.finished()
+                if case .cancelled = error {
+                    service.breaker?.record(permit, .none, at: NIODeadline.uptimeNow)
+                    throw Problem.upstream(error)
+                }
+                service.report(instance, failed: true)
+                let neverSent: Bool
+                switch error {
+                case .connectFailed: neverSent = !(instance.endpoint.isTLS && body != nil)
+                case .connectionClosed, .malformedResponse: neverSent = replayable
+                default: neverSent = false
+                }
+                if neverSent, tried.count < maxAttempts, !Task.isCancelled, service.retryBudget?.withdraw() == true {
+                    service.metrics.retries.increment()
+                    continue
+                }
+                service.breaker?.record(permit, .failure, at: NIODeadline.uptimeNow)
+                throw Problem.upstream(error)
+            }
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
 }

@@ -6,9 +6,12 @@ import NIOHTTP1
 /// own inputs are ready, all in one task group, so cancellation reaches every call in flight.
 ///
 /// A required call that fails cancels the rest at once and the whole execution throws
-/// ``RequiredCallFailed``; optional calls that fail yield their fallback.
+/// ``RequiredCallFailed``; optional calls that fail yield their fallback. Calls with a `cache:`
+/// go through the BFF's cache, and a required call served a stale copy does not fail.
 struct FanOutExecutor: Sendable {
     let runner: CallRunner
+    /// The BFF's cache; nil when no call or endpoint of it caches.
+    var cache: CacheRuntime? = nil
 
     func execute(
         _ plan: CompiledPlan,
@@ -40,16 +43,15 @@ struct FanOutExecutor: Sendable {
                 if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
                 for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
                 let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
-                let budget = min(call.timeout, plan.timeout)
-                group.addTask {
+                group.addTask { [headers] in
                     let outcome = await runner.run(
-                        service: call.service,
+                        call,
                         target: target,
                         headers: headers,
-                        budget: budget,
+                        inputs: inputs,
                         deadline: callDeadline,
-                        fallback: call.fallback,
                         parse: call.needsParsedBody,
+                        cache: cache,
                         eventLoop: eventLoop
                     )
                     return (index, outcome)
@@ -62,7 +64,7 @@ struct FanOutExecutor: Sendable {
                 var pending = [(index, outcome)]
                 while let (i, result) = pending.popLast() {
                     outcomes[i] = result
-                    if plan.calls[i].required && !result.succeeded {
+                    if plan.calls[i].required && !result.hasServiceData {
                         failedRequired = i
                         return false
                     }

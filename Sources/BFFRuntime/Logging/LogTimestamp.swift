@@ -8,9 +8,11 @@ import Glibc
 enum LogTimestamp {
     /// Appends the current time to `bytes`.
     static func write(to bytes: inout [UInt8]) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = time_t(now.tv_sec)
+        // Date is read for its seconds only (no formatting), which avoids timespec: release builds
+        // see that C struct through CoreFoundation as well as Glibc and refuse it as ambiguous.
+        let now = Date().timeIntervalSince1970
+        let whole = now.rounded(.down)
+        var seconds = time_t(whole)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         digits(Int(parts.tm_year) + 1900, 4, &bytes)
@@ -25,7 +27,7 @@ enum LogTimestamp {
         bytes.append(UInt8(ascii: ":"))
         digits(Int(parts.tm_sec), 2, &bytes)
         bytes.append(UInt8(ascii: "."))
-        digits(Int(now.tv_nsec) / 1_000_000, 3, &bytes)
+        digits(min(999, Int((now - whole) * 1000)), 3, &bytes)
         bytes.append(UInt8(ascii: "Z"))
     }
 

@@ -6,12 +6,15 @@ import NIOHTTP1
 struct CompiledCall: Sendable {
     let index: Int
     let name: String
-    let service: ServiceEndpoint
+    let service: ServiceCluster
     let target: CompiledTemplate
     let headers: [(name: String, value: CompiledTemplate)]
     let timeout: Duration
     let required: Bool
     let fallback: JSONValue?
+    let hedge: HedgeSpec?
+    /// How the service's answers are reused; nil stores none.
+    let cache: CacheSpec?
     /// Indices of the calls this one reads from.
     let dependencies: [Int]
     /// Indices of the calls that read from this one.
@@ -32,7 +35,7 @@ struct CompiledPlan: Sendable {
     /// Calls with no dependencies: they start at once.
     let roots: [Int]
 
-    init(route: RoutePattern, timeout: Duration, aggregate: AggregateSpec, services: [String: ServiceEndpoint]) {
+    init(route: RoutePattern, timeout: Duration, aggregate: AggregateSpec, services: [String: ServiceCluster]) {
         self.route = route
         self.timeout = timeout
         includeMeta = aggregate.meta
@@ -50,6 +53,8 @@ struct CompiledPlan: Sendable {
                 timeout: call.timeout ?? service.timeout,
                 required: call.required,
                 fallback: call.fallback,
+                hedge: call.hedge,
+                cache: call.cache,
                 dependencies: graph.dependencies[index],
                 dependents: graph.dependents[index],
                 needsParsedBody: !graph.dependents[index].isEmpty || shapedCalls.contains(index)

@@ -51,6 +51,12 @@ extension Problem {
         default: return Problem(.badGateway, "service '\(error.serviceName)' failed")
         }
     }
+
+    /// A service whose circuit breaker is open: 503, with when to try again.
+    static func circuitOpen(service: String, retryAfter: Duration) -> Problem {
+        let seconds = max(1, Int((Double(retryAfter.nanosecondsValue) / 1e9).rounded(.up)))
+        return Problem(.serviceUnavailable, "service '\(service)' is failing and is not being called for now", headers: [.retryAfter: String(seconds)])
+    }
 }
 
 extension UpstreamError {

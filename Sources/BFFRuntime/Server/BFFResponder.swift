@@ -81,11 +81,19 @@ struct BFFResponder: HTTPResponder {
     }
 }
 
-/// Whether the BFF takes new work: false from the moment a drain starts.
+/// Whether the BFF takes new work: false from the moment a drain starts, and while a service some
+/// required call needs has no instance passing its health checks.
 final class Readiness: Sendable {
-    private let ready = Atomic<Bool>(true)
-    var isReady: Bool { ready.load(ordering: .relaxed) }
-    func startDraining() { ready.store(false, ordering: .relaxed) }
+    private let draining = Atomic<Bool>(false)
+    /// Services that required calls depend on.
+    let required: [ServiceCluster]
+
+    init(required: [ServiceCluster] = []) {
+        self.required = required
+    }
+
+    var isReady: Bool { !draining.load(ordering: .relaxed) && required.allSatisfy(\.hasHealthyInstance) }
+    func startDraining() { draining.store(true, ordering: .relaxed) }
 }
 
 /// Folds middleware around a responder once, at start-up.

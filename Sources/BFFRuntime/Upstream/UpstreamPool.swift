@@ -1,6 +1,15 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
+
+/// Open upstream connections across every pool of a transport, for the metrics.
+final class ConnectionTally: Sendable {
+    private let open = Atomic<Int>(0)
+    var count: Int { open.load(ordering: .relaxed) }
+    func opened() { open.wrappingAdd(1, ordering: .relaxed) }
+    func closed() { open.wrappingSubtract(1, ordering: .relaxed) }
+}
 
 /// Keep-alive connections of one event loop, per destination.
 ///
@@ -13,10 +22,12 @@ final class UpstreamPool: @unchecked Sendable {
     private var closed = false
     /// Idle connections kept per destination on this loop; more are closed when released.
     let maxIdlePerDestination: Int
+    private let tally: ConnectionTally
 
-    init(eventLoop: any EventLoop, maxIdlePerDestination: Int) {
+    init(eventLoop: any EventLoop, maxIdlePerDestination: Int, tally: ConnectionTally) {
         self.eventLoop = eventLoop
         self.maxIdlePerDestination = maxIdlePerDestination
+        self.tally = tally
     }
 
     /// An idle connection to `service`, or a new one once connected.
@@ -59,8 +70,10 @@ final class UpstreamPool: @unchecked Sendable {
                 }
             }
         let connected = service.address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: service.host, port: service.port)
-        return connected.flatMapThrowing { channel in
-            try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+        return connected.flatMapThrowing { [tally] channel in
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+            tally.opened()
+            return handler
         }.flatMapErrorThrowing { _ in
             throw UpstreamError.connectFailed(service: service.name)
         }
@@ -75,6 +88,7 @@ final class UpstreamPool: @unchecked Sendable {
     }
 
     private func forget(_ handler: UpstreamConnectionHandler, key: ServiceEndpoint.PoolKey) {
+        tally.closed()
         idle[key]?.removeAll { $0 === handler }
     }
 

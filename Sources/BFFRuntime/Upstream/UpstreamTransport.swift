@@ -14,6 +14,8 @@ public final class UpstreamTransport: Sendable {
     private let pools: [ObjectIdentifier: UpstreamPool]
     private let group: any EventLoopGroup
     let tls: TLSUpstream
+    /// Plain-HTTP upstream connections open right now, pooled or busy.
+    let connections = ConnectionTally()
 
     /// Creates one pool per event loop of `group`, and TLS clients for the https services among `services`.
     /// - Throws: when an https service's `ca_file` is not a readable PEM file.
@@ -22,7 +24,7 @@ public final class UpstreamTransport: Sendable {
         self.tls = try TLSUpstream(group: group, services: services)
         var pools: [ObjectIdentifier: UpstreamPool] = [:]
         for eventLoop in group.makeIterator() {
-            pools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination)
+            pools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination, tally: connections)
         }
         self.pools = pools
     }

@@ -1,0 +1,102 @@
+import BFFSpec
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import BFFRuntime
+
+/// Hedged requests and deadline propagation, over real sockets.
+@Suite("Resilience: hedging and deadlines", .timeLimit(.minutes(1)))
+struct HedgeAndDeadlineTests {
+    @Test("a hedged call wins on the second instance when the first stalls, and the stalled request is cancelled")
+    func hedgeWins() async throws {
+        try await withStubs(2) { stubs in
+            stubs[0].on("/x", body: #"{"from":"stalled"}"#, delay: .seconds(3))
+            stubs[1].on("/x", body: #"{"from":"quick"}"#)
+            let yaml = """
+                name: hedge-test
+                services:
+                  svc: { urls: ["\(stubs[0].url)", "\(stubs[1].url)"], balance: round_robin, outlier: off }
+                endpoints:
+                  - route: GET /x
+                    calls:
+                      x: { service: svc, path: /x, timeout: 5s, required: true, hedge: { after: 50ms } }
+                """
+            try await withGateway(yaml, adminListener: true) { gateway in
+                var hedged = 0
+                for _ in 0..<4 {
+                    let json = try await gateway.get("/x").json()
+                    #expect(json.value(at: ["x", "from"]) == "quick")
+                    if json.value(at: ["_meta", "calls", "x", "hedged"]) == .bool(true) { hedged += 1 }
+                }
+                #expect(hedged >= 1, "calls that went to the stalled instance first were hedged")
+                let cancelled = await stubs[0].eventually(within: .seconds(2)) { $0.cancelledCount == hedged }
+                #expect(cancelled, "each losing request was abandoned")
+                #expect(PrometheusText.value(try await gateway.admin("/metrics").text, "bff_upstream_hedges_total", ["service": "svc"]) == Double(hedged))
+            }
+        }
+    }
+
+    @Test("hedging after p95 waits for enough latency samples, then hedges calls slower than that")
+    func hedgeAfterP95() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/x", body: "{}", delay: .milliseconds(5))
+            let yaml = """
+                name: hedge-test
+                services:
+                  svc: { url: "\(stub.url)" }
+                endpoints:
+                  - route: GET /x
+                    calls:
+                      x: { service: svc, path: /x, timeout: 5s, hedge: { after: p95 } }
+                """
+            try await withGateway(yaml) { gateway in
+                for _ in 0..<LatencyWindow.minimumSamples {
+                    let json = try await gateway.get("/x").json()
+                    #expect(json.value(at: ["_meta", "calls", "x", "hedged"]) == nil, "no hedging before there is a p95")
+                }
+                stub.on("/x", body: "{}", delay: .milliseconds(500))
+                let slow = try await gateway.get("/x").json()
+                #expect(slow.value(at: ["_meta", "calls", "x", "hedged"]) == .bool(true))
+            }
+        }
+    }
+
+    @Test("each call carries the milliseconds it has left, and a call with too little time left is not started")
+    func deadlines() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/first", body: #"{"id":"a"}"#, delay: .milliseconds(250))
+            stub.on("/quick", body: "{}")
+            stub.on("/second/a", body: "{}")
+            let yaml = """
+                name: deadline-test
+                deadlines: { min_remaining: 100ms }
+                services:
+                  svc: { url: "\(stub.url)" }
+                endpoints:
+                  - route: GET /quick
+                    timeout: 1s
+                    calls:
+                      q: { service: svc, path: /quick, timeout: 300ms }
+                  - route: GET /chain
+                    timeout: 300ms
+                    calls:
+                      first:  { service: svc, path: /first }
+                      second: { service: svc, path: "/second/{first.id}" }
+                """
+            try await withGateway(yaml) { gateway in
+                #expect(try await gateway.get("/quick").status == 200)
+                let header = stub.requests(to: "/quick").first?.headers.first(name: "X-Request-Deadline-Ms").flatMap(Int.init)
+                #expect(header.map { $0 > 200 && $0 <= 300 } == true, "the call's own 300 ms, less what has passed: \(String(describing: header))")
+
+                let json = try await gateway.get("/chain").json()
+                #expect(json.value(at: ["_meta", "calls", "first", "status"]) == "ok")
+                #expect(json.value(at: ["_meta", "calls", "second", "status"]) == "skipped")
+                #expect(stub.requests(to: "/second/a").isEmpty)
+            }
+        }
+    }
+}
