@@ -49,6 +49,8 @@ struct MetricsTests {
                 #expect(PrometheusText.value(text, "bff_http_request_duration_seconds_count", ["route": "/page/{id}"]) == 2)
                 #expect(PrometheusText.value(text, "bff_upstream_call_duration_seconds_count", ["route": "/page/{id}", "call": "good"]) == 2)
                 #expect(PrometheusText.value(text, "bff_http_requests_in_flight") == 0)
+                #expect((PrometheusText.value(text, "bff_upstream_connections_open") ?? 0) >= 1, "the keep-alive connection to the stub")
+                #expect(PrometheusText.value(text, "bff_circuit_breaker_state", ["service": "svc"]) == 0)
                 #expect(!text.contains("/page/1"), "label values are route patterns, never request paths")
                 #expect(!text.contains("internal"))
             }

@@ -3,10 +3,12 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 
-/// The operator's listener, apart from the public one: `/metrics` (Prometheus text), `/health`
-/// and `/ready`. Bound to loopback unless told otherwise, so metrics never leave the machine
-/// (or the pod) by accident.
+/// The operator's listener, apart from the public one: `/metrics` (Prometheus text),
+/// `/admin/breakers` (each service's breaker and instances), `POST /admin/cache/purge?prefix=`
+/// (drops cached answers whose key starts with the prefix), `/health` and `/ready`. Bound to
+/// loopback unless told otherwise, so metrics never leave the machine (or the pod) by accident.
 enum AdminListener {
     /// The admin application for one BFF; it runs beside the public one and stops with it.
     ///
@@ -16,16 +18,51 @@ enum AdminListener {
         name: String,
         metrics: BFFMetrics,
         readiness: Readiness,
+        clusters: [String: ServiceCluster],
+        upstreamConnections: ConnectionTally,
+        cache: CacheRuntime?,
         group: any EventLoopGroup,
         logger: Logger,
         onListening: (@Sendable (Int) async -> Void)?
     ) -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
+        let openConnections = metrics.registry.makeGauge(
+            name: "bff_upstream_connections_open",
+            help: "Plain-HTTP connections to services open right now, pooled or busy (TLS services are pooled by AsyncHTTPClient)."
+        )
         router.get("metrics") { _, _ -> Response in
-            Response(
+            for cluster in clusters.values { cluster.refreshGauges() }
+            openConnections.set(Double(upstreamConnections.count))
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
+            )
+        }
+        router.get("admin/breakers") { _, _ -> Response in
+            var body: [UInt8] = []
+            JSONValue.object(clusters.keys.sorted().map { ($0, clusters[$0]!.statusJSON) }).write(to: &body)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body))
+            )
+        }
+        router.post("admin/cache/purge") { request, _ -> Response in
+            // The query is read like a route's, so `+` and `%20` both stand for the spaces keys hold.
+            guard let prefix = RequestInputs.parseQuery(request.uri.query.map { Substring($0) })["prefix"] else {
+                var body: [UInt8] = []
+                JSONValue.object([
+                    ("error", "say which keys to purge: POST /admin/cache/purge?prefix=<key prefix>, e.g. prefix=call+users+ (an empty prefix purges everything)")
+                ]).write(to: &body)
+                return Response(status: .badRequest, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
+            let purged = cache?.store.purge(prefix: prefix) ?? 0
+            logger.notice("cache purge", metadata: ["prefix": .string(prefix), "purged": .stringConvertible(purged)])
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"purged":\#(purged)}"#))
             )
         }
         router.get("health") { _, _ in status(.ok, "ok") }

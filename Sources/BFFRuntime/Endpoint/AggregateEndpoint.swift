@@ -8,10 +8,19 @@ import NIOCore
 struct AggregateEndpoint: EndpointHandler {
     let plan: CompiledPlan
     let executor: FanOutExecutor
+    /// The endpoint's `cache:`, when it has one.
+    var cache: EndpointCache? = nil
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         let inputs = RequestInputs(request: request, context: context, captures: captures)
         try plan.requireValidInputs(inputs)
+        let ifNoneMatch = request.headers[.ifNoneMatch]
+        let cacheKey = cache?.key(path: request.uri.path, inputs: inputs)
+        if let cache, let cacheKey, let hit = cache.fresh(cacheKey) {
+            context.record.note(route: plan.route.path)
+            return AggregateResponse.cached(hit.body, entityTag: hit.entityTag, age: hit.age, ifNoneMatch: ifNoneMatch)
+        }
+        let generation = cache?.runtime.store.generation ?? 0
         let outcomes: [CallOutcome]
         do {
             outcomes = try await executor.execute(plan, inputs: inputs, eventLoop: context.eventLoop)
@@ -28,17 +37,48 @@ struct AggregateEndpoint: EndpointHandler {
             includeMeta: plan.includeMeta,
             allocator: ByteBufferAllocator()
         )
-        return AggregateResponse.make(body: body, names: names, outcomes: outcomes)
+        let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
+        if let cache, let cacheKey, !ResponseComposer.isDegraded(outcomes) {
+            cache.store(body.buffer, entityTag: entityTag, under: cacheKey, generation: generation)
+        }
+        return AggregateResponse.make(body: body.buffer, entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch)
     }
 }
 
 /// Headers every aggregated answer carries, success or not.
 enum AggregateResponse {
-    static func make(body: ByteBuffer, names: CallNames, outcomes: [CallOutcome]) -> Response {
+    /// The answer for a composed body: 200 with it, or 304 without it when `ifNoneMatch` names its
+    /// ETag. Both carry the ETag and the report headers.
+    ///
+    /// `Cache-Control: private, no-cache` lets the client keep its own copy and revalidate it with
+    /// `If-None-Match` every time, and keeps shared caches from storing a caller's answer.
+    static func make(body: ByteBuffer, entityTag: String, names: CallNames, outcomes: [CallOutcome], ifNoneMatch: String?) -> Response {
+        respond(body: body, entityTag: entityTag, headers: reportHeaders(names: names, outcomes: outcomes), ifNoneMatch: ifNoneMatch)
+    }
+
+    /// The answer for a body from the endpoint's cache: the stored bytes as they were composed,
+    /// with their age, and a `Server-Timing` that says no call was made.
+    static func cached(_ body: ByteBuffer, entityTag: String, age: Duration, ifNoneMatch: String?) -> Response {
         var headers = HTTPFields()
+        headers[.bffDegraded] = "false"
+        headers[.serverTiming] = #"cache;desc="hit""#
+        headers[.age] = String(CachedResponse.seconds(age))
+        return respond(body: body, entityTag: entityTag, headers: headers, ifNoneMatch: ifNoneMatch)
+    }
+
+    /// The ETag of a body whose first `contentBytes` hold its sections; see ``EntityTag``.
+    static func entityTag(_ body: ByteBuffer, contentBytes: Int, outcomes: [CallOutcome]) -> String {
+        EntityTag.make(content: body.getSlice(at: body.readerIndex, length: contentBytes) ?? body, outcomes: outcomes)
+    }
+
+    private static func respond(body: ByteBuffer, entityTag: String, headers: HTTPFields, ifNoneMatch: String?) -> Response {
+        var headers = headers
+        headers[.eTag] = entityTag
+        headers[.cacheControl] = "private, no-cache"
+        if let ifNoneMatch, EntityTag.matches(ifNoneMatch, entityTag) {
+            return Response(status: .notModified, headers: headers)
+        }
         headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        headers.append(contentsOf: reportHeaders(names: names, outcomes: outcomes))
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
@@ -91,20 +131,30 @@ extension TemplateFillError {
 }
 
 extension RequiredCallFailed {
-    /// 504 when the required call timed out, else 502; lists every call's status, like `_meta`.
+    /// 504 when the required call timed out, 503 with Retry-After when its service's breaker is
+    /// open, else 502; lists every call's status, like `_meta`.
     var problem: Problem {
-        let timedOut = status == .timeout
         var calls: [(String, JSONValue)] = []
         for (name, outcome) in outcomes {
             var entry: [(String, JSONValue)] = [("status", .string(outcome.status.rawValue))]
             if let http = outcome.http { entry.append(("http", .number(Double(http)))) }
             calls.append((name, .object(entry)))
         }
+        let report = AggregateResponse.reportHeaders(names: CallNames(outcomes.map(\.0)), outcomes: outcomes.map(\.1))
+        if status == .circuitOpen {
+            let retryAfter = outcomes.first { $0.0 == call }?.1.retryAfter ?? .seconds(1)
+            var problem = Problem.circuitOpen(service: call, retryAfter: retryAfter)
+            problem.detail = "required call '\(call)' was not made: its service is failing and is not being called for now"
+            problem.extensions = [("calls", .object(calls))]
+            problem.headers.append(contentsOf: report)
+            return problem
+        }
+        let timedOut = status == .timeout
         return Problem(
             timedOut ? .gatewayTimeout : .badGateway,
             "required call '\(call)' \(timedOut ? "timed out" : "failed")",
             extensions: [("calls", .object(calls))],
-            headers: AggregateResponse.reportHeaders(names: CallNames(outcomes.map(\.0)), outcomes: outcomes.map(\.1))
+            headers: report
         )
     }
 }

@@ -11,6 +11,7 @@ extension RequestInputs {
             claims: context.principal?.claims ?? [:]
         )
         identityHeaders = context.identityHeaders
+        principal = context.principal
     }
 }
 

@@ -15,14 +15,25 @@ public struct SwiftCall: Sendable {
     public var timeout: Duration?
     public var required: Bool
     public var fallback: JSONValue?
+    /// How the service's answers are reused, as `cache:` on a YAML call.
+    public var cache: CacheSpec?
 
-    public init(_ name: String, service: String, path: String, timeout: Duration? = nil, required: Bool = false, fallback: JSONValue? = nil) {
+    public init(
+        _ name: String,
+        service: String,
+        path: String,
+        timeout: Duration? = nil,
+        required: Bool = false,
+        fallback: JSONValue? = nil,
+        cache: CacheSpec? = nil
+    ) {
         self.name = name
         self.service = service
         self.path = path
         self.timeout = timeout
         self.required = required
         self.fallback = fallback
+        self.cache = cache
     }
 }
 
@@ -83,10 +94,12 @@ public struct SwiftEndpoint: Sendable {
         let calls: [CallSpec] = self.calls.compactMap { call in
             do throws(TemplateSyntaxError) {
                 let path = try Template.parse(call.path, kind: .urlPath)
-                return CallSpec(
+                var spec = CallSpec(
                     name: call.name, service: call.service, path: path, timeout: call.timeout,
                     required: call.required, fallback: call.fallback, location: location
                 )
+                spec.cache = call.cache
+                return spec
             } catch {
                 diagnostics.append(SpecDiagnostic(location, error.message, hint: error.hint))
                 return nil
@@ -102,14 +115,16 @@ public final class SwiftEndpointContext: Sendable {
     public let inputs: RequestInputs
     private let plan: CompiledPlan
     private let runner: CallRunner
+    private let cache: CacheRuntime?
     private let eventLoop: any EventLoop
     private let deadline: NIODeadline
     private let outcomes: Mutex<[String: CallOutcome]>
 
-    init(inputs: RequestInputs, plan: CompiledPlan, runner: CallRunner, eventLoop: any EventLoop) {
+    init(inputs: RequestInputs, plan: CompiledPlan, runner: CallRunner, cache: CacheRuntime?, eventLoop: any EventLoop) {
         self.inputs = inputs
         self.plan = plan
         self.runner = runner
+        self.cache = cache
         self.eventLoop = eventLoop
         self.deadline = .now() + .nanoseconds(plan.timeout.nanosecondsValue)
         self.outcomes = Mutex([:])
@@ -129,14 +144,15 @@ public final class SwiftEndpointContext: Sendable {
             var headers = HTTPHeaders()
             if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
             for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
+            let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
             outcome = await runner.run(
-                service: call.service,
+                call,
                 target: target,
                 headers: headers,
-                budget: call.timeout,
-                deadline: min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue)),
-                fallback: call.fallback,
+                inputs: inputs,
+                deadline: callDeadline,
                 parse: true,
+                cache: cache,
                 eventLoop: eventLoop
             )
         } catch {
@@ -144,7 +160,7 @@ public final class SwiftEndpointContext: Sendable {
         }
         let recorded = outcome
         outcomes.withLock { $0[name] = recorded }
-        if call.required && !outcome.succeeded {
+        if call.required && !outcome.hasServiceData {
             throw RequiredCallFailed(call: name, status: outcome.status, outcomes: report())
         }
         return outcome.value ?? .null
@@ -173,12 +189,13 @@ public final class SwiftEndpointContext: Sendable {
 struct SwiftEndpointHandler: EndpointHandler {
     let plan: CompiledPlan
     let runner: CallRunner
+    var cache: CacheRuntime? = nil
     let handler: SwiftEndpoint.Handler
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         let inputs = RequestInputs(request: request, context: context, captures: captures)
         try plan.requireValidInputs(inputs)
-        let endpointContext = SwiftEndpointContext(inputs: inputs, plan: plan, runner: runner, eventLoop: context.eventLoop)
+        let endpointContext = SwiftEndpointContext(inputs: inputs, plan: plan, runner: runner, cache: cache, eventLoop: context.eventLoop)
         let value: JSONValue
         do {
             value = try await handler(endpointContext)
@@ -192,13 +209,21 @@ struct SwiftEndpointHandler: EndpointHandler {
         context.noteOutcomes(route: plan.route.path, report)
         var buffer = ByteBuffer()
         value.write(to: &buffer)
+        var contentBytes = buffer.readableBytes
         if case .object = value {
             buffer.moveWriterIndex(to: buffer.writerIndex - 1)
+            contentBytes = buffer.readableBytes
             if buffer.readableBytes > 1 { buffer.writeStaticString(",") }
             buffer.writeStaticString("\"_meta\":")
             ResponseComposer.writeMeta(names: names, outcomes: outcomes, to: &buffer)
             buffer.writeStaticString("}")
         }
-        return AggregateResponse.make(body: buffer, names: names, outcomes: outcomes)
+        return AggregateResponse.make(
+            body: buffer,
+            entityTag: AggregateResponse.entityTag(buffer, contentBytes: contentBytes, outcomes: outcomes),
+            names: names,
+            outcomes: outcomes,
+            ifNoneMatch: request.headers[.ifNoneMatch]
+        )
     }
 }

@@ -13,6 +13,9 @@ final class BFFMetrics: Sendable {
     let inFlight: Gauge
     /// Rate-limit checks the store failed to answer (each then decided by `on_store_error`).
     let rateLimitStoreErrors: Counter
+    /// Bytes the response cache holds: bodies, keys and per-entry bookkeeping.
+    let cacheBytes: Gauge
+    private let cacheRequests: [CacheResult: Counter]
 
     private struct Series {
         var requests: [RequestKey: Counter] = [:]
@@ -47,6 +50,20 @@ final class BFFMetrics: Sendable {
         rateLimitStoreErrors = registry.makeCounter(
             name: "bff_rate_limit_store_errors_total",
             help: "Rate-limit checks the store failed to answer in time; on_store_error decided each."
+        )
+        cacheBytes = registry.makeGauge(name: "bff_cache_bytes", help: "Bytes the response cache holds: bodies, keys and per-entry bookkeeping.")
+        let registry = self.registry
+        cacheRequests = Dictionary(
+            uniqueKeysWithValues: CacheResult.allCases.map { result in
+                (
+                    result,
+                    registry.makeCounter(
+                        name: "bff_cache_requests_total",
+                        labels: [("result", result.rawValue)],
+                        help: "Cache look-ups: hit (fresh), miss (fetched), coalesced (joined a fetch in flight), stale (a stale copy served)."
+                    )
+                )
+            }
         )
     }
 
@@ -108,6 +125,11 @@ final class BFFMetrics: Sendable {
             counter.increment()
             histogram.record(.microseconds(Int64(milliseconds * 1000)))
         }
+    }
+
+    /// Counts one cache look-up by how it was answered.
+    func recordCache(_ result: CacheResult) {
+        cacheRequests[result]?.increment()
     }
 
     /// The Prometheus text exposition of every series.

@@ -14,6 +14,8 @@ public struct RequestInputs: Sendable {
     public var claims: [String: String]
     /// Headers every upstream call carries for the caller (`forward_claims`), e.g. `X-User-Id`.
     public var identityHeaders: [(String, String)] = []
+    /// The authenticated caller, whose answers the cache keeps apart from everyone else's.
+    public var principal: Principal?
 
     public init(
         captures: [String: String] = [:],

@@ -23,9 +23,14 @@ public final class BFFServer: Service, Sendable {
     public let options: ServerOptions
     private let group: MultiThreadedEventLoopGroup
     private let transport: UpstreamTransport
+    /// Every service's instances and protection state, by name.
+    private let clusters: [String: ServiceCluster]
     private let router: Router
     private let edge: EdgeRuntime
-    private let readiness = Readiness()
+    private let readiness: Readiness
+    private let healthChecker: HealthChecker
+    /// The store and coalescer behind every `cache:`; nil when nothing caches.
+    private let cache: CacheRuntime?
     private let metrics = BFFMetrics()
     private let logger: Logger
     private let onListening: (@Sendable (Int) async -> Void)?
@@ -54,10 +59,11 @@ public final class BFFServer: Service, Sendable {
         self.onListening = onListening
         self.onAdminListening = onAdminListening
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
-        let services = spec.services.mapValues(ServiceEndpoint.init)
+        let metrics = self.metrics
+        let services = spec.services.mapValues { ServiceCluster(spec: $0, metrics: metrics) }
         let transport: UpstreamTransport
         do {
-            transport = try UpstreamTransport(group: group, services: services.values)
+            transport = try UpstreamTransport(group: group, services: services.values.flatMap { $0.instances.map(\.endpoint) })
         } catch {
             try? await group.shutdownGracefully()
             let tlsServices = spec.services.values.filter { $0.caFile != nil }
@@ -65,8 +71,16 @@ public final class BFFServer: Service, Sendable {
         }
         self.group = group
         self.transport = transport
-        let runner = CallRunner(transport: transport)
-        let executor = FanOutExecutor(runner: runner)
+        self.clusters = services
+        let runner = CallRunner(transport: transport, deadlines: spec.deadlines)
+        let caches = spec.endpoints.contains { endpoint in
+            if endpoint.cache != nil { return true }
+            guard case .aggregate(let aggregate) = endpoint.kind else { return false }
+            return aggregate.calls.contains { $0.cache != nil }
+        } || swiftEndpoints.contains { $0.calls.contains { $0.cache != nil } }
+        let cache = caches ? CacheRuntime(spec: spec.cacheStore, apiKeyHeader: spec.edge.auth?.apiKeys?.header, metrics: metrics, group: group) : nil
+        self.cache = cache
+        let executor = FanOutExecutor(runner: runner, cache: cache)
         let limited = !spec.edge.rateLimits.limits.isEmpty || !spec.edge.plans.isEmpty || spec.endpoints.contains { !$0.rateLimits.isEmpty }
             || swiftEndpoints.contains { !$0.rateLimits.isEmpty }
         let edge: EdgeRuntime
@@ -95,7 +109,13 @@ public final class BFFServer: Service, Sendable {
                 let plan = CompiledPlan(route: endpoint.route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
                 return Router.Route(
                     pattern: endpoint.route,
-                    handler: AggregateEndpoint(plan: plan, executor: executor),
+                    handler: AggregateEndpoint(
+                        plan: plan,
+                        executor: executor,
+                        cache: endpoint.cache.flatMap { spec in
+                            cache.map { EndpointCache(runtime: $0, spec: spec, variables: aggregate.calls.flatMap { $0.path.variables + $0.headers.flatMap(\.value.variables) }) }
+                        }
+                    ),
                     admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)
                 )
             case .proxy(let proxy):
@@ -107,7 +127,8 @@ public final class BFFServer: Service, Sendable {
                         service: service,
                         target: CompiledTemplate(proxy.path),
                         headTimeout: proxy.timeout ?? service.timeout,
-                        transport: transport
+                        transport: transport,
+                        deadlines: spec.deadlines
                     ),
                     admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: nil)
                 )
@@ -130,7 +151,7 @@ public final class BFFServer: Service, Sendable {
                 routes.append(
                     Router.Route(
                         pattern: route,
-                        handler: SwiftEndpointHandler(plan: plan, runner: runner, handler: endpoint.handler),
+                        handler: SwiftEndpointHandler(plan: plan, runner: runner, cache: cache, handler: endpoint.handler),
                         admission: admission(route: route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)
                     )
                 )
@@ -144,6 +165,15 @@ public final class BFFServer: Service, Sendable {
             throw SpecLoadError(diagnostics)
         }
         router = Router(routes: routes)
+        var requiredServices = Set(spec.endpoints.flatMap { endpoint -> [String] in
+            guard case .aggregate(let aggregate) = endpoint.kind else { return [] }
+            return aggregate.calls.filter(\.required).map(\.service)
+        })
+        for endpoint in swiftEndpoints {
+            if let (_, aggregate) = try? endpoint.spec() { requiredServices.formUnion(aggregate.calls.filter(\.required).map(\.service)) }
+        }
+        readiness = Readiness(required: requiredServices.sorted().compactMap { services[$0] })
+        healthChecker = HealthChecker(clusters: services.keys.sorted().compactMap { services[$0] }, transport: transport, logger: self.logger)
     }
 
     /// Every route this server answers, for `bff routes` and start-up logs.
@@ -157,7 +187,8 @@ public final class BFFServer: Service, Sendable {
         let executors = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), EventLoopExecutor(eventLoop: $0)) })
         var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
         if let sink = options.accessLog { middleware.append(AccessLogMiddleware(sink: sink)) }
-        middleware.append(MetricsMiddleware(metrics: metrics))
+        // Without an admin listener nobody can read the metrics, so requests skip recording them.
+        if options.adminListen != nil { middleware.append(MetricsMiddleware(metrics: metrics)) }
         middleware.append(SecurityHeadersMiddleware(spec: spec.edge.headers, trustedProxies: spec.edge.trustedProxies))
         if let cors = spec.edge.cors { middleware.append(CORSMiddleware(spec: cors)) }
         middleware.append(ProblemMiddleware())
@@ -188,10 +219,12 @@ public final class BFFServer: Service, Sendable {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
-        let background = edge.services
+        let background = edge.services + (healthChecker.clusters.isEmpty ? [] : [healthChecker]) + (cache.map { [$0.workers] } ?? [])
         let admin = options.adminListen.map {
             AdminListener.application(
-                address: $0, name: name, metrics: metrics, readiness: readiness, group: group, logger: logger, onListening: onAdminListening
+                address: $0, name: name, metrics: metrics, readiness: readiness, clusters: clusters,
+                upstreamConnections: transport.connections, cache: cache, group: group, logger: logger,
+                onListening: onAdminListening
             )
         }
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -26,6 +26,12 @@ struct CallNames: Sendable {
     }
 }
 
+/// An aggregated response body, and how many of its first bytes hold the sections (what the ETag covers).
+struct ComposedBody {
+    var buffer: ByteBuffer
+    var contentBytes: Int
+}
+
 /// Writes an aggregated response body: each section spliced or shaped, then `_meta`.
 ///
 /// Sections that need no shaping are copied byte-for-byte from the service's (validated) answer,
@@ -37,30 +43,31 @@ enum ResponseComposer {
         shape: ResponseShape,
         includeMeta: Bool,
         allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
+    ) -> ComposedBody {
         var buffer = allocator.buffer(capacity: outcomes.reduce(256) { $0 + ($1.body?.readableBytes ?? 16) })
         buffer.writeStaticString("{")
         for (i, field) in shape.fields.enumerated() {
             if i > 0 { buffer.writeStaticString(",") }
             buffer.writeBytes(field.keyPrefix)
             let outcome = outcomes[field.callIndex]
-            if field.isPassThrough, outcome.succeeded, let body = outcome.body {
+            if field.isPassThrough, outcome.hasServiceData, let body = outcome.body {
                 buffer.writeImmutableBuffer(body)
             } else {
                 let value = outcome.value ?? outcome.body.flatMap(parse) ?? .null
                 ResponseShape.shape(value, path: field.path, fields: field.fields, limit: field.limit).write(to: &buffer)
             }
         }
+        let contentBytes = buffer.readableBytes
         if includeMeta {
             if !shape.fields.isEmpty { buffer.writeStaticString(",") }
             buffer.writeStaticString("\"_meta\":")
             writeMeta(names: names, outcomes: outcomes, to: &buffer)
         }
         buffer.writeStaticString("}")
-        return buffer
+        return ComposedBody(buffer: buffer, contentBytes: contentBytes)
     }
 
-    /// `{"degraded":…,"calls":{"name":{"status":…,"ms":…,"http":…,"source":…}}}`
+    /// `{"degraded":…,"calls":{"name":{"status":…,"ms":…,"http":…,"source":…,"age_s":…,"attempts":…,"hedged":…}}}`
     static func writeMeta(names: CallNames, outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
         if isDegraded(outcomes) {
             buffer.writeStaticString("{\"degraded\":true,\"calls\":{")
@@ -77,8 +84,21 @@ enum ResponseComposer {
                 buffer.writeStaticString(",\"http\":")
                 buffer.writeString(String(http))
             }
-            if outcome.source == .fallback {
-                buffer.writeStaticString(",\"source\":\"fallback\"")
+            if outcome.source != .upstream {
+                buffer.writeStaticString(",\"source\":\"")
+                buffer.writeString(outcome.source.rawValue)
+                buffer.writeStaticString("\"")
+            }
+            if let age = outcome.ageSeconds {
+                buffer.writeStaticString(",\"age_s\":")
+                buffer.writeString(String(age))
+            }
+            if outcome.attempts > 1 {
+                buffer.writeStaticString(",\"attempts\":")
+                buffer.writeString(String(outcome.attempts))
+            }
+            if outcome.hedged {
+                buffer.writeStaticString(",\"hedged\":true")
             }
             buffer.writeStaticString("}")
         }

@@ -33,10 +33,12 @@ struct TestGateway: Sendable {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Reads an admin listener path (`/metrics`).
-    func admin(_ path: String) async throws -> TestResponse {
+    /// Reads an admin listener path (`/metrics`), or posts to one (`/admin/cache/purge?prefix=...`).
+    func admin(_ path: String, method: HTTPMethod = .GET) async throws -> TestResponse {
         guard let adminPort else { throw GatewayError.noAdminListener }
-        let response = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(adminPort)" + path), timeout: .seconds(10))
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(adminPort)" + path)
+        request.method = method
+        let response = try await client.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
     }
@@ -46,11 +48,13 @@ struct TestGateway: Sendable {
         _ method: HTTPMethod = .GET,
         _ path: String,
         headers: [(String, String)] = [],
+        body: String? = nil,
         timeout: TimeAmount = .seconds(10)
     ) async throws -> TestResponse {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(body.readableBytesView))
