@@ -76,15 +76,21 @@ struct CallRunner: Sendable {
             return outcome
         }
         let request = UpstreamRequest(method: .GET, target: target, headers: headers)
-        let attempts = await attempts(request, to: service, deadline: deadline, hedge: hedge, eventLoop: eventLoop)
-        let last = attempts.last!
-        service.breaker?.record(permit, last.verdict, at: NIODeadline.uptimeNow)
+        let tries = await attempts(request, to: service, deadline: deadline, hedge: hedge, eventLoop: eventLoop)
+        service.breaker?.record(permit, tries.last.verdict, at: NIODeadline.uptimeNow)
 
-        var outcome = Self.outcome(of: last, service: service.name, milliseconds: elapsed(), fallback: fallback, parse: parse)
-        outcome.attempts = attempts.count
-        outcome.hedged = attempts.contains { $0.hedged }
-        if case .success(let response) = last.result { outcome.responseHeaders = response.headers }
+        var outcome = Self.outcome(of: tries.last, service: service.name, milliseconds: elapsed(), fallback: fallback, parse: parse)
+        outcome.attempts = tries.count
+        outcome.hedged = tries.hedged
+        if case .success(let response) = tries.last.result { outcome.responseHeaders = response.headers }
         return outcome
+    }
+
+    /// What the tries for one call came to: the deciding one, how many were made, whether any hedged.
+    private struct Tries {
+        var last: Attempt
+        var count: Int
+        var hedged: Bool
     }
 
     /// Runs a compiled call of a plan, through `cache` when the call declares one.
@@ -137,22 +143,25 @@ struct CallRunner: Sendable {
         deadline: NIODeadline,
         hedge: HedgeSpec?,
         eventLoop: (any EventLoop)?
-    ) async -> [Attempt] {
-        let maxAttempts = service.spec.retry?.attempts ?? 1
-        service.retryBudget?.deposit()
-        var made: [Attempt] = []
-        while true {
-            let attempt = await hedged(request, to: service, excluding: made.map(\.instance), deadline: deadline, hedge: hedge, eventLoop: eventLoop)
-            made.append(attempt)
-            guard attempt.isRetryable, made.count < maxAttempts, let budget = service.retryBudget, !Task.isCancelled else { return made }
-            let pause = budget.backoff(before: made.count)
+    ) async -> Tries {
+        let first = await hedged(request, to: service, excluding: [], deadline: deadline, hedge: hedge, eventLoop: eventLoop)
+        guard let budget = service.retryBudget, let retry = service.spec.retry else { return Tries(last: first, count: 1, hedged: first.hedged) }
+        budget.deposit()
+        var tries = Tries(last: first, count: 1, hedged: first.hedged)
+        var tried = [first.instance]
+        while tries.last.isRetryable, tries.count < retry.attempts, !Task.isCancelled {
+            let pause = budget.backoff(before: tries.count)
             let minimum = Int64(deadlines.minRemaining.nanosecondsValue)
-            guard (deadline - .now()).nanoseconds - pause.nanosecondsValue >= minimum, budget.withdraw() else { return made }
+            guard (deadline - .now()).nanoseconds - pause.nanosecondsValue >= minimum, budget.withdraw() else { break }
             if pause > .zero {
-                do { try await Task.sleep(for: pause) } catch { return made }
+                do { try await Task.sleep(for: pause) } catch { break }
             }
             service.metrics.retries.increment()
+            let next = await hedged(request, to: service, excluding: tried, deadline: deadline, hedge: hedge, eventLoop: eventLoop)
+            tried.append(next.instance)
+            tries = Tries(last: next, count: tries.count + 1, hedged: tries.hedged || next.hedged)
         }
+        return tries
     }
 
     /// One attempt, raced by hedged requests to other instances when `hedge` says so: the first
@@ -169,7 +178,7 @@ struct CallRunner: Sendable {
         let delay: Duration?
         switch hedge?.after {
         case .delay(let fixed)?: delay = fixed
-        case .p95?: delay = service.latency.p95
+        case .p95?: delay = service.latency?.p95
         case nil: delay = nil
         }
         guard let hedge, let delay else {
@@ -239,7 +248,7 @@ struct CallRunner: Sendable {
             let response = try await transport.send(request, to: instance.endpoint, deadline: deadline, on: eventLoop)
             let failed = response.status.code >= 500
             service.report(instance, failed: failed)
-            if !failed { service.latency.record(.nanoseconds((NIODeadline.now() - started).nanoseconds)) }
+            if !failed, let latency = service.latency { latency.record(.nanoseconds((NIODeadline.now() - started).nanoseconds)) }
             return Attempt(result: .success(response), instance: instance.index)
         } catch {
             if case .cancelled = error {} else { service.report(instance, failed: true) }

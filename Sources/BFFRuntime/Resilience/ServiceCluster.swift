@@ -14,7 +14,8 @@ final class ServiceCluster: Sendable {
     let instances: [UpstreamInstance]
     let breaker: CircuitBreaker?
     let retryBudget: RetryBudget?
-    let latency = LatencyWindow()
+    /// Recent latencies, kept only when some call hedges after this service's p95.
+    let latency: LatencyWindow?
     let metrics: ClusterMetrics
     private let cursor = Atomic<Int>(0)
     /// Instance indices in weighted round-robin order (smoothly interleaved).
@@ -24,8 +25,10 @@ final class ServiceCluster: Sendable {
     /// The first instance: what single-instance code paths and TLS set-up use.
     var primary: ServiceEndpoint { instances[0].endpoint }
 
-    init(spec: ServiceSpec, metrics: BFFMetrics) {
+    /// - Parameter tracksLatency: whether a call hedges after the service's p95, which needs its latencies.
+    init(spec: ServiceSpec, metrics: BFFMetrics, tracksLatency: Bool = false) {
         name = spec.name
+        latency = tracksLatency ? LatencyWindow() : nil
         self.spec = spec
         instances = spec.instances.enumerated().map { index, instance in
             var single = spec

@@ -60,7 +60,14 @@ public final class BFFServer: Service, Sendable {
         self.onAdminListening = onAdminListening
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let metrics = self.metrics
-        let services = spec.services.mapValues { ServiceCluster(spec: $0, metrics: metrics) }
+        var hedgedAfterP95 = Set(spec.endpoints.flatMap { endpoint -> [String] in
+            guard case .aggregate(let aggregate) = endpoint.kind else { return [] }
+            return aggregate.calls.filter { $0.hedge?.after == .p95 }.map(\.service)
+        })
+        for endpoint in swiftEndpoints {
+            if let (_, aggregate) = try? endpoint.spec() { hedgedAfterP95.formUnion(aggregate.calls.filter { $0.hedge?.after == .p95 }.map(\.service)) }
+        }
+        let services = spec.services.mapValues { ServiceCluster(spec: $0, metrics: metrics, tracksLatency: hedgedAfterP95.contains($0.name)) }
         let transport: UpstreamTransport
         do {
             transport = try UpstreamTransport(group: group, services: services.values.flatMap { $0.instances.map(\.endpoint) })
