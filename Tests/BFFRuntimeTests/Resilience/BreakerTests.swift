@@ -70,7 +70,8 @@ struct BreakerTests {
             try await withGateway(Self.yaml(stub)) { gateway in
                 for _ in 0..<5 { _ = try await gateway.get("/optional") }
                 #expect(try await gateway.get("/optional").json().value(at: ["_meta", "calls", "x", "status"]) == "circuit_open")
-                stub.on("/x", body: #"{"ok":true}"#, delay: .milliseconds(300))
+                // Probes slow enough that all ten requests arrive while the two are still out.
+                stub.on("/x", body: #"{"ok":true}"#, delay: .milliseconds(600))
                 try await Task.sleep(for: .milliseconds(550))
 
                 let statuses = try await withThrowingTaskGroup(of: String.self) { group in
