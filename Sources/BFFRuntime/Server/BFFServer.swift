@@ -60,13 +60,12 @@ public final class BFFServer: Service, Sendable {
         self.onAdminListening = onAdminListening
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let metrics = self.metrics
-        var hedgedAfterP95 = Set(spec.endpoints.flatMap { endpoint -> [String] in
+        // Every call the server will make, YAML and Swift; what services must track follows from them.
+        let declaredCalls = spec.endpoints.flatMap { endpoint -> [CallSpec] in
             guard case .aggregate(let aggregate) = endpoint.kind else { return [] }
-            return aggregate.calls.filter { $0.hedge?.after == .p95 }.map(\.service)
-        })
-        for endpoint in swiftEndpoints {
-            if let (_, aggregate) = try? endpoint.spec() { hedgedAfterP95.formUnion(aggregate.calls.filter { $0.hedge?.after == .p95 }.map(\.service)) }
-        }
+            return aggregate.calls
+        } + swiftEndpoints.flatMap { (try? $0.spec())?.1.calls ?? [] }
+        let hedgedAfterP95 = Set(declaredCalls.filter { $0.hedge?.after == .p95 }.map(\.service))
         let services = spec.services.mapValues { ServiceCluster(spec: $0, metrics: metrics, tracksLatency: hedgedAfterP95.contains($0.name)) }
         let transport: UpstreamTransport
         do {
@@ -172,13 +171,7 @@ public final class BFFServer: Service, Sendable {
             throw SpecLoadError(diagnostics)
         }
         router = Router(routes: routes)
-        var requiredServices = Set(spec.endpoints.flatMap { endpoint -> [String] in
-            guard case .aggregate(let aggregate) = endpoint.kind else { return [] }
-            return aggregate.calls.filter(\.required).map(\.service)
-        })
-        for endpoint in swiftEndpoints {
-            if let (_, aggregate) = try? endpoint.spec() { requiredServices.formUnion(aggregate.calls.filter(\.required).map(\.service)) }
-        }
+        let requiredServices = Set(declaredCalls.filter(\.required).map(\.service))
         readiness = Readiness(required: requiredServices.sorted().compactMap { services[$0] })
         healthChecker = HealthChecker(clusters: services.keys.sorted().compactMap { services[$0] }, transport: transport, logger: self.logger)
     }

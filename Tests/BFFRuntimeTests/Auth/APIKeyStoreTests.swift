@@ -18,14 +18,6 @@ struct APIKeyStoreTests {
         return try APIKeyStore(spec: spec, environment: env.map { ["PARTNER_KEYS": $0] } ?? [:], logger: logger)
     }
 
-    static func eventually(_ condition: () -> Bool) async -> Bool {
-        for _ in 0..<100 {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return condition()
-    }
-
     @Test("a key from the file or the environment proves its client and plan; a wrong key proves nothing")
     func lookup() throws {
         let fromFile = APIKeyLine.generate(client: "acme", plan: "gold")
@@ -53,15 +45,15 @@ struct APIKeyStoreTests {
         try await whileRunning(store) {
             #expect(store.authenticate(gold.key) != nil)
             try "\(other.line)\n".write(toFile: path, atomically: true, encoding: .utf8)
-            #expect(await Self.eventually { store.authenticate(gold.key) == nil }, "revoked by a rewrite (new inode)")
+            #expect(await eventually(within: .seconds(2)) { store.authenticate(gold.key) == nil }, "revoked by a rewrite (new inode)")
             #expect(store.authenticate(other.key)?.clientID == "globex")
             let handle = try #require(FileHandle(forWritingAtPath: path))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data("\(late.line)\n".utf8))
             try handle.close()
-            #expect(await Self.eventually { store.authenticate(late.key) != nil }, "granted by an append in place (same inode)")
+            #expect(await eventually(within: .seconds(2)) { store.authenticate(late.key) != nil }, "granted by an append in place (same inode)")
             try FileManager.default.removeItem(atPath: path)
-            #expect(await Self.eventually { store.authenticate(other.key) == nil }, "a deleted keys file holds no keys")
+            #expect(await eventually(within: .seconds(2)) { store.authenticate(other.key) == nil }, "a deleted keys file holds no keys")
         }
     }
 
@@ -96,7 +88,7 @@ struct APIKeyStoreTests {
         #expect(store.authenticate(key.key) == nil)
         try await whileRunning(store) {
             try "\(key.line)\n".write(toFile: path, atomically: true, encoding: .utf8)
-            #expect(await Self.eventually { store.authenticate(key.key) != nil })
+            #expect(await eventually(within: .seconds(2)) { store.authenticate(key.key) != nil })
         }
     }
 

@@ -720,17 +720,10 @@ extension DeployManifestTests {
 
     /// Runs deploy/healthcheck.sh with bash, as the image's HEALTHCHECK does.
     static func healthcheck(_ arguments: [String] = [], environment: [String: String]? = nil) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [DeployTree.url("deploy/healthcheck.sh").path] + arguments
-        process.environment = (environment ?? [:]).merging(["PATH": "/usr/bin:/bin"]) { $1 }
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        try ExecutableTests.run(
+            URL(fileURLWithPath: "/bin/bash"),
+            [DeployTree.url("deploy/healthcheck.sh").path] + arguments,
+            environment: (environment ?? [:]).merging(["PATH": "/usr/bin:/bin"]) { $1 }
+        )
     }
 }
