@@ -139,8 +139,16 @@ struct BalancingTests {
                 health.isOn = true
                 let back = await eventually(within: .seconds(5)) { (try? await gateway.get("/ready").status) == 200 }
                 #expect(back)
+                // `lone` and `svc` have their own checkers: /ready follows `lone`, so wait for `svc` to take
+                // the instance back too before counting its share.
+                let rejoined = await eventually(within: .seconds(5)) {
+                    _ = try? await gateway.get("/x")
+                    return stubs[0].requests(to: "/x").count > before
+                }
+                #expect(rejoined, "a recovered instance gets calls again")
+                let settled = stubs[0].requests(to: "/x").count
                 for _ in 0..<10 { _ = try await gateway.get("/x") }
-                #expect(stubs[0].requests(to: "/x").count == before + 5)
+                #expect(stubs[0].requests(to: "/x").count == settled + 5, "round robin over two healthy instances")
             }
         }
     }
