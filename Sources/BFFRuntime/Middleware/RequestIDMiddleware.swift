@@ -1,5 +1,6 @@
 import HTTPTypes
 public import Hummingbird
+import Synchronization
 
 /// Gives every request an id: the client's `X-Request-ID` when it is short and printable, else a
 /// new random one. The id is echoed to the client and sent on every upstream call.
@@ -24,8 +25,28 @@ public struct RequestIDMiddleware: RouterMiddleware {
     }
 
     private static func generate() -> String {
-        let value = UInt64.random(in: .min ... .max)
-        let text = String(value, radix: 16)
+        let text = String(RequestIDSequence.shared.next(), radix: 16)
         return String(repeating: "0", count: 16 - text.count) + text
+    }
+}
+
+/// Unique, unpredictable-looking 64-bit ids without a `getrandom` call per request: a counter from a
+/// random start, stepped by an odd constant and scrambled by SplitMix64's finaliser. That finaliser
+/// is a bijection, so one process never repeats an id in 2^64 requests; replicas start from
+/// independent random seeds.
+final class RequestIDSequence: Sendable {
+    static let shared = RequestIDSequence(seed: .random(in: .min ... .max))
+
+    private let counter: Atomic<UInt64>
+
+    init(seed: UInt64) {
+        counter = Atomic(seed)
+    }
+
+    func next() -> UInt64 {
+        var z = counter.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
