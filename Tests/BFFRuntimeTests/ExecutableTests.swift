@@ -53,6 +53,19 @@ import Testing
         #expect(result.output.split(separator: "\n").filter { $0.contains(": ok (") }.count == 4)
     }
 
+    @Test("each BFF's --help and flag errors name the executable, and a bad flag exits 64")
+    func helpNamesTheExecutable() throws {
+        for client in ["mobile", "web", "partner", "admin"] {
+            let help = try Self.run(Self.binary("\(client)-bff"), ["--help"])
+            #expect(help.status == 0, "\(help.errors)")
+            #expect(help.output.contains("USAGE: \(client)-bff "), "\(help.output)")
+            #expect(help.output.contains("--admin-listen"))
+            let bad = try Self.run(Self.binary("\(client)-bff"), ["--no-such-flag"])
+            #expect(bad.status == 64)
+            #expect(bad.errors.contains("Usage: \(client)-bff "), "\(bad.errors)")
+        }
+    }
+
     @Test("bff validate prints every problem with file:line and exits 1")
     func validateReportsProblems() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path

@@ -4,7 +4,15 @@ import BFFSpec
 import Foundation
 
 /// Flags every BFF executable takes; each has an environment variable for container use.
-public struct ClientOptions: ParsableArguments {
+public struct ClientOptions: ParsableCommand {
+    /// Help and errors name the executable that runs (`partner-bff`), not this type.
+    public static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent },
+            abstract: "A Backend-for-Frontend gateway: serves the aggregations and proxied routes its spec declares."
+        )
+    }
+
     @Option(help: "Spec file (env BFF_SPEC; default bff-specs/<client>.yaml).")
     public var spec: String?
 
