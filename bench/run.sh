@@ -4,6 +4,8 @@
 # Usage: bench/run.sh [seconds=8]
 #   BFF_BIN=path    use this gateway binary instead of building `swift build -c release --product mobile-bff`
 #   BENCH_ONLY=nginx  measure nginx only (no build);  BENCH_ONLY=ours  measure our gateway only
+#   BENCH_ROUNDS=N    wrk runs per measurement (default 1); with N > 1 a row shows the median run and
+#                     the min-max range of req/s, for figures that move between runs
 #
 # Layout on a 2-core machine: stub upstreams (nginx, upstreams.conf) and wrk on CPU 0; the gateway under test runs
 # alone on CPU 1, one at a time, restarted for every scenario. Each measurement: one curl that must answer 200,
@@ -14,6 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 secs=${1:-8}
 only=${BENCH_ONLY:-}
+rounds=${BENCH_ROUNDS:-1}
 modules=${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}
 nginx_port=8180
 ours_port=8580
@@ -23,6 +26,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 note() { printf 'bench: %s\n' "$*" >&2; }
 
 [[ $secs =~ ^[1-9][0-9]*$ ]] || die "seconds must be a positive integer, got '$secs' (usage: bench/run.sh [seconds=8])"
+[[ $rounds =~ ^[1-9][0-9]?$ ]] || die "BENCH_ROUNDS must be a number from 1 to 99, got '$rounds'"
 case $only in
   '' | nginx | ours) ;;
   *) die "BENCH_ONLY must be empty, 'nginx' or 'ours', got '$only'" ;;
@@ -187,16 +191,29 @@ measure() { # scenario gateway-label path conns
   note "$scenario / $label / $conns conns: warm-up ${warmup_secs}s, then ${secs}s"
   timeout $((warmup_secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${warmup_secs}s" "$url" > /dev/null 2>&1 \
     || die "$label: warm-up wrk against $url failed or hung"
-  out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
-    || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
-  printf '### %s / %s / %s conns\n%s\n\n' "$scenario" "$label" "$conns" "$out" >> "$raw"
-  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  # Socket errors: connect A, read B, write C, timeout D  /  Non-2xx or 3xx responses: E
-  errs=$(awk '/Socket errors:/ {e += $4 + $6 + $8 + $10} /Non-2xx or 3xx responses:/ {e += $NF} END {print e + 0}' <<<"$out")
-  [[ -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse wrk output"; }
-  rows+=("| $scenario | $label | $conns | $rps | $p50 | $p99 | $errs |")
+  local runs=() round all_errs=0
+  for round in $(seq "$rounds"); do
+    out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
+      || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
+    printf '### %s / %s / %s conns / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    # Socket errors: connect A, read B, write C, timeout D  /  Non-2xx or 3xx responses: E
+    errs=$(awk '/Socket errors:/ {e += $4 + $6 + $8 + $10} /Non-2xx or 3xx responses:/ {e += $NF} END {print e + 0}' <<<"$out")
+    [[ -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse wrk output"; }
+    runs+=("$rps $p50 $p99")
+    all_errs=$((all_errs + errs))
+  done
+  # The median run by req/s gives the row's figures; the range shows how far the runs spread.
+  local sorted median
+  sorted=$(printf '%s\n' "${runs[@]}" | sort -n -k1,1)
+  median=$(sed -n "$(((rounds + 1) / 2))p" <<<"$sorted")
+  read -r rps p50 p99 <<<"$median"
+  if ((rounds > 1)); then
+    rps="$rps ($(head -n1 <<<"$sorted" | cut -d' ' -f1)-$(tail -n1 <<<"$sorted" | cut -d' ' -f1))"
+  fi
+  rows+=("| $scenario | $label | $conns | $rps | $p50 | $p99 | $all_errs |")
 }
 
 # scenario label | path | connections
@@ -234,8 +251,8 @@ report=$(
   printf '| scenario | gateway | conns | req/s | p50 | p99 | errors |\n'
   printf '|---|---|---|---|---|---|---|\n'
   printf '%s\n' "${rows[@]}"
-  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1, %s s per run after a %s s warm-up; %s\n' \
-    "$(nproc)" "${cpu:-unknown CPU}" "$nginx_ver" "$secs" "$warmup_secs" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1, %s run(s) of %s s per row after a %s s warm-up; %s\n' \
+    "$(nproc)" "${cpu:-unknown CPU}" "$nginx_ver" "$rounds" "$secs" "$warmup_secs" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 )
 printf '%s\n' "$report" > "$here/results/latest.md"
 printf '\n%s\n' "$report"

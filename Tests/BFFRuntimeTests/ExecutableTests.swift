@@ -102,56 +102,34 @@ import Testing
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/slow", body: #"{"done":true}"#, delay: .milliseconds(600))
-            let port = try Self.freePort()
-            let spec = FileManager.default.temporaryDirectory.appendingPathComponent("drain-\(UUID().uuidString).yaml").path
-            try """
-            name: mobile
-            services:
-              users: { url: "http://127.0.0.1:\(stub.port)" }
-              orders: { url: "http://127.0.0.1:\(stub.port)" }
-              notifications: { url: "http://127.0.0.1:\(stub.port)" }
-            auth:
-              jwt:
-                keys: [{ alg: HS256, secret_env: BFF_JWT_SECRET }]
-            endpoints:
-              - route: GET /slow
-                auth: none
-                calls:
-                  slow: { service: users, path: /slow, timeout: 2s, required: true }
-            """.write(toFile: spec, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(atPath: spec) }
-
-            let process = Process()
-            process.executableURL = try Self.binary("mobile-bff")
-            process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--no-access-log"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.environment = ProcessInfo.processInfo.environment.merging(["BFF_JWT_SECRET": TestTokens.secret]) { $1 }
-            try process.run()
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-            let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-            let base = "http://127.0.0.1:\(port)"
-            var started = false
-            for _ in 0..<100 where !started {
-                started = (try? await client.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(1)))?.status == .ok
-                if !started { try await Task.sleep(for: .milliseconds(50)) }
+            let spec = """
+                name: mobile
+                services:
+                  users: { url: "http://127.0.0.1:\(stub.port)" }
+                  orders: { url: "http://127.0.0.1:\(stub.port)" }
+                  notifications: { url: "http://127.0.0.1:\(stub.port)" }
+                auth:
+                  jwt:
+                    keys: [{ alg: HS256, secret_env: BFF_JWT_SECRET }]
+                endpoints:
+                  - route: GET /slow
+                    auth: none
+                    calls:
+                      slow: { service: users, path: /slow, timeout: 2s, required: true }
+                """
+            try await Self.withBFF("mobile-bff", spec: spec, arguments: ["--admin-listen", "off"], environment: ["BFF_JWT_SECRET": TestTokens.secret]) { bff in
+                let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+                defer { _ = client.shutdown() }
+                async let inFlight = client.execute(HTTPClientRequest(url: bff.base + "/slow"), timeout: .seconds(5))
+                let reached = await stub.eventually(within: .seconds(5)) { $0.requests(to: "/slow").count == 1 }
+                #expect(reached, "the request had not reached the service before SIGTERM")
+                bff.terminate()
+                let response = try await inFlight
+                #expect(response.status == .ok)
+                let body = try await response.body.collect(upTo: 4096)
+                #expect(String(buffer: body).hasPrefix(#"{"slow":{"done":true}"#))
+                #expect(try await bff.exitStatus(within: .seconds(5)) == 0)
             }
-            #expect(started, "mobile-bff did not start")
-
-            async let inFlight = client.execute(HTTPClientRequest(url: base + "/slow"), timeout: .seconds(5))
-            let reached = await stub.eventually(within: .seconds(5)) { $0.requests(to: "/slow").count == 1 }
-            #expect(reached, "the request had not reached the service before SIGTERM")
-            kill(process.processIdentifier, SIGTERM)
-            let response = try await inFlight
-            #expect(response.status == .ok)
-            let body = try await response.body.collect(upTo: 4096)
-            #expect(String(buffer: body).hasPrefix(#"{"slow":{"done":true}"#))
-
-            for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            try await client.shutdown()
-            #expect(!process.isRunning)
-            #expect(process.terminationStatus == 0)
         }
     }
 
@@ -160,53 +138,98 @@ import Testing
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/fast", body: #"{"done":true}"#)
-            let port = try Self.freePort()
             let adminPort = try Self.freePort()
-            let spec = FileManager.default.temporaryDirectory.appendingPathComponent("predrain-\(UUID().uuidString).yaml").path
-            try """
-            name: partner
-            services:
-              products: { url: "http://127.0.0.1:\(stub.port)" }
-              inventory: { url: "http://127.0.0.1:\(stub.port)" }
-            auth:
-              api_keys: { env: BFF_PARTNER_KEYS }
-            endpoints:
-              - route: GET /fast
-                auth: none
-                calls:
-                  fast: { service: products, path: /fast, required: true }
-            """.write(toFile: spec, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(atPath: spec) }
+            let spec = """
+                name: partner
+                services:
+                  products: { url: "http://127.0.0.1:\(stub.port)" }
+                  inventory: { url: "http://127.0.0.1:\(stub.port)" }
+                auth:
+                  api_keys: { env: BFF_PARTNER_KEYS }
+                endpoints:
+                  - route: GET /fast
+                    auth: none
+                    calls:
+                      fast: { service: products, path: /fast, required: true }
+                """
+            let arguments = ["--admin-listen", "127.0.0.1:\(adminPort)", "--pre-drain-seconds", "3"]
+            try await Self.withBFF("partner-bff", spec: spec, arguments: arguments) { bff in
+                #expect(await Self.status(bff.base + "/fast") == 200)
+                let metrics = try await Self.body("http://127.0.0.1:\(adminPort)/metrics")
+                #expect(PrometheusText.value(metrics, "bff_http_requests_total", ["route": "/fast", "status": "200"]) == 1)
 
-            let process = Process()
-            process.executableURL = try Self.binary("partner-bff")
-            process.arguments = [
-                "--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "127.0.0.1:\(adminPort)",
-                "--pre-drain-seconds", "3", "--no-access-log",
-            ]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-            let base = "http://127.0.0.1:\(port)"
-            let started = await eventually(within: .seconds(5)) { await Self.status(base + "/health") == 200 }
-            #expect(started, "partner-bff did not start")
-            #expect(await Self.status(base + "/fast") == 200)
-            let metrics = try await Self.body("http://127.0.0.1:\(adminPort)/metrics")
-            #expect(PrometheusText.value(metrics, "bff_http_requests_total", ["route": "/fast", "status": "200"]) == 1)
-
-            kill(process.processIdentifier, SIGTERM)
-            let notReady = await eventually(within: .seconds(2)) { await Self.status(base + "/ready") == 503 }
-            #expect(notReady, "/ready must answer 503 as soon as SIGTERM arrives")
-            #expect(await Self.status("http://127.0.0.1:\(adminPort)/ready") == 503)
-            #expect(await Self.status(base + "/fast") == 200, "a new connection during the pre-drain is still served")
-            #expect(process.isRunning)
-
-            for _ in 0..<200 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(!process.isRunning)
-            #expect(process.terminationStatus == 0)
+                bff.terminate()
+                let notReady = await eventually(within: .seconds(2)) { await Self.status(bff.base + "/ready") == 503 }
+                #expect(notReady, "/ready must answer 503 as soon as SIGTERM arrives")
+                #expect(await Self.status("http://127.0.0.1:\(adminPort)/ready") == 503)
+                #expect(await Self.status(bff.base + "/fast") == 200, "a new connection during the pre-drain is still served")
+                #expect(bff.process.isRunning)
+                #expect(try await bff.exitStatus(within: .seconds(10)) == 0)
+            }
         }
+    }
+
+    @Test("bff demo --services-only serves the demo services and no BFF, and exits 0 on SIGTERM")
+    func demoServicesOnly() async throws {
+        let process = Process()
+        process.executableURL = try Self.binary("bff")
+        process.arguments = ["demo", "--services-only"]
+        process.currentDirectoryURL = Self.repositoryRoot
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let demo = RunningBFF(process: process, base: "http://127.0.0.1:9101")
+        defer { demo.kill() }
+        let up = await eventually(within: .seconds(10)) { await Self.status(demo.base + "/users/u1") == 200 }
+        #expect(up, "the demo's users service did not come up on 127.0.0.1:9101")
+        #expect(await Self.status("http://127.0.0.1:9107/health") == 200, "recommendations should answer too")
+        #expect(await Self.status("http://127.0.0.1:8081/health") == nil, "--services-only must not start mobile-bff")
+        demo.terminate()
+        #expect(try await demo.exitStatus(within: .seconds(5)) == 0)
+    }
+
+    /// A BFF executable started by a test, on a free port of its own.
+    struct RunningBFF {
+        let process: Process
+        /// `http://127.0.0.1:PORT` of its public listener.
+        let base: String
+
+        func terminate() { Foundation.kill(process.processIdentifier, SIGTERM) }
+        func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+
+        /// Its exit status once it has exited; nil when it is still running after `timeout`.
+        func exitStatus(within timeout: Duration) async throws -> Int32? {
+            let exited = await eventually(within: timeout) { !process.isRunning }
+            return exited ? process.terminationStatus : nil
+        }
+    }
+
+    /// Runs `executable` with `spec` (written to a temporary file) on a free port, waits for its
+    /// /health, hands it to `body`, and kills it afterwards if `body` left it running.
+    static func withBFF(
+        _ executable: String,
+        spec: String,
+        arguments: [String],
+        environment: [String: String] = [:],
+        _ body: (RunningBFF) async throws -> Void
+    ) async throws {
+        let port = try freePort()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(executable)-\(UUID().uuidString).yaml").path
+        try spec.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+
+        let process = Process()
+        process.executableURL = try binary(executable)
+        process.arguments = ["--spec", file, "--listen", "127.0.0.1:\(port)", "--no-access-log"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        try process.run()
+        let bff = RunningBFF(process: process, base: "http://127.0.0.1:\(port)")
+        defer { bff.kill() }
+        let started = await eventually(within: .seconds(10)) { await status(bff.base + "/health") == 200 }
+        try #require(started, "\(executable) did not start")
+        try await body(bff)
     }
 
     /// The status of a GET on a new connection; nil when nothing answered.
