@@ -28,8 +28,10 @@ import Testing
 
     /// Runs `executable` to completion and returns its exit status and both outputs.
     ///
+    /// The waiting happens on a thread of its own, never on one of the few threads every test's
+    /// tasks share: a test waiting for a process must not stall the others' timers and watchers.
     /// - Parameter environment: the whole environment of the process; nil inherits this one.
-    static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String, errors: String) {
+    static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -39,35 +41,49 @@ import Testing
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let (out, err) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Data), Never>) in
+            Thread.detachNewThread {
+                let err = ThreadBox<Data>()
+                let reader = Thread { err.value = errors.fileHandleForReading.readDataToEndOfFile(); err.done.signal() }
+                reader.start()
+                let out = output.fileHandleForReading.readDataToEndOfFile()
+                err.done.wait()
+                process.waitUntilExit()
+                continuation.resume(returning: (out, err.value ?? Data()))
+            }
+        }
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
+    /// A value one thread hands another, with the signal that it is there.
+    private final class ThreadBox<Value>: @unchecked Sendable {
+        var value: Value?
+        let done = DispatchSemaphore(value: 0)
+    }
+
     @Test("bff validate accepts the four shipped specs")
-    func validateShippedSpecs() throws {
+    func validateShippedSpecs() async throws {
         let specs = ["mobile", "web", "partner", "admin"].map { "bff-specs/\($0).yaml" }
-        let result = try Self.run(Self.binary("bff"), ["validate"] + specs)
+        let result = try await Self.run(Self.binary("bff"), ["validate"] + specs)
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output.split(separator: "\n").filter { $0.contains(": ok (") }.count == 4)
     }
 
     @Test("each BFF's --help and flag errors name the executable, and a bad flag exits 64")
-    func helpNamesTheExecutable() throws {
+    func helpNamesTheExecutable() async throws {
         for client in ["mobile", "web", "partner", "admin"] {
-            let help = try Self.run(Self.binary("\(client)-bff"), ["--help"])
+            let help = try await Self.run(Self.binary("\(client)-bff"), ["--help"])
             #expect(help.status == 0, "\(help.errors)")
             #expect(help.output.contains("USAGE: \(client)-bff "), "\(help.output)")
             #expect(help.output.contains("--admin-listen"))
-            let bad = try Self.run(Self.binary("\(client)-bff"), ["--no-such-flag"])
+            let bad = try await Self.run(Self.binary("\(client)-bff"), ["--no-such-flag"])
             #expect(bad.status == 64)
             #expect(bad.errors.contains("Usage: \(client)-bff "), "\(bad.errors)")
         }
     }
 
     @Test("bff validate prints every problem with file:line and exits 1")
-    func validateReportsProblems() throws {
+    func validateReportsProblems() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
         try """
         name: broken
@@ -80,7 +96,7 @@ import Testing
               b: { service: users, path: "/b/{a.y}" }
         """.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let result = try Self.run(Self.binary("bff"), ["validate", file])
+        let result = try await Self.run(Self.binary("bff"), ["validate", file])
         #expect(result.status == 1)
         #expect(result.errors.contains("\(file):3:"))
         #expect(result.errors.contains("did you mean 'timeout'?"))
@@ -89,8 +105,8 @@ import Testing
     }
 
     @Test("bff routes lists aggregations with their dependencies and the Swift endpoints")
-    func routes() throws {
-        let result = try Self.run(Self.binary("bff"), ["routes", "bff-specs/web.yaml"])
+    func routes() async throws {
+        let result = try await Self.run(Self.binary("bff"), ["routes", "bff-specs/web.yaml"])
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output.contains("GET /dashboard/{userId}"))
         #expect(result.output.contains("after user"))

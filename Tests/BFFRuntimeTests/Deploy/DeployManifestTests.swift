@@ -122,15 +122,15 @@ struct DeployManifestTests {
             let started = await eventually(within: .seconds(10)) { await ExecutableTests.status("http://127.0.0.1:\(port)/health") == 200 }
             try #require(started, "partner-bff did not start")
 
-            #expect(try Self.healthcheck(environment: ["BFF_LISTEN": "0.0.0.0:\(port)"]).status == 0, "0.0.0.0 means this host")
-            #expect(try Self.healthcheck(["127.0.0.1:\(port)"]).status == 0)
-            let closed = try Self.healthcheck(["127.0.0.1:\(try ExecutableTests.freePort())"])
+            #expect(try await Self.healthcheck(environment: ["BFF_LISTEN": "0.0.0.0:\(port)"]).status == 0, "0.0.0.0 means this host")
+            #expect(try await Self.healthcheck(["127.0.0.1:\(port)"]).status == 0)
+            let closed = try await withRefusingPort { try await Self.healthcheck(["127.0.0.1:\($0)"]) }
             #expect(closed.status != 0)
             stubs[1].on("/health", .serviceUnavailable, body: "{}")
-            let unhealthy = try Self.healthcheck(["127.0.0.1:\(stubs[1].port)"])
+            let unhealthy = try await Self.healthcheck(["127.0.0.1:\(stubs[1].port)"])
             #expect(unhealthy.status != 0)
             #expect(unhealthy.errors.contains("HTTP/1.1 503"), "the failure should say what answered: \(unhealthy.errors)")
-            #expect(try Self.healthcheck(environment: [:]).status != 0, "without BFF_LISTEN or an argument there is nothing to probe")
+            #expect(try await Self.healthcheck(environment: [:]).status != 0, "without BFF_LISTEN or an argument there is nothing to probe")
         }
     }
 
@@ -384,8 +384,8 @@ struct DeployManifestTests {
     }
 
     @Test("the demo runs with flags `bff demo` has, and the demo include points at the demo's own service ports")
-    func demo() throws {
-        let help = try ExecutableTests.run(ExecutableTests.binary("bff"), ["demo", "--help"])
+    func demo() async throws {
+        let help = try await ExecutableTests.run(ExecutableTests.binary("bff"), ["demo", "--help"])
         #expect(help.status == 0, "\(help.errors)")
         let dockerfile = Dockerfile(text: try DeployTree.text(Self.dockerfilePath))
         let entrypoint = try #require(dockerfile.stage("demo")?.all("ENTRYPOINT").last?.execForm, "the demo stage needs an exec-form ENTRYPOINT")
@@ -465,7 +465,7 @@ struct DeployManifestTests {
     }
 
     @Test("each client's spec with each deploy include passes bff validate and keeps its limits in the Redis that compose and the cluster run")
-    func specsValidate() throws {
+    func specsValidate() async throws {
         let base = try Self.kubernetesResources(Self.basePath)
         let prodRedis = try DeployTree.documents("deploy/k8s/overlays/prod/managed-redis.yaml").filter { $0["kind"]?.text == "Service" }.compactMap { $0.at("metadata", "name")?.text }
         for variant in DeployTree.sharedIncludes.keys.sorted() {
@@ -484,7 +484,7 @@ struct DeployManifestTests {
                 #expect(base.contains { Self.isResource($0, "Service", url.host) }, "the \(variant) include dials redis at \(url.host), which deploy/k8s/base has no Service for")
                 #expect(prodRedis.contains(url.host), "the prod overlay does not point \(url.host) at the managed Redis")
             }
-            let result = try ExecutableTests.run(ExecutableTests.binary("bff"), ["validate"] + paths)
+            let result = try await ExecutableTests.run(ExecutableTests.binary("bff"), ["validate"] + paths)
             #expect(result.status == 0, "bff validate refuses the \(variant) include: \(result.errors)")
             #expect(result.output.split(separator: "\n").filter { $0.contains(": ok (") }.count == DeployTree.clients.count)
         }
@@ -719,8 +719,8 @@ extension DeployManifestTests {
     }
 
     /// Runs deploy/healthcheck.sh with bash, as the image's HEALTHCHECK does.
-    static func healthcheck(_ arguments: [String] = [], environment: [String: String]? = nil) throws -> (status: Int32, output: String, errors: String) {
-        try ExecutableTests.run(
+    static func healthcheck(_ arguments: [String] = [], environment: [String: String]? = nil) async throws -> (status: Int32, output: String, errors: String) {
+        try await ExecutableTests.run(
             URL(fileURLWithPath: "/bin/bash"),
             [DeployTree.url("deploy/healthcheck.sh").path] + arguments,
             environment: (environment ?? [:]).merging(["PATH": "/usr/bin:/bin"]) { $1 }

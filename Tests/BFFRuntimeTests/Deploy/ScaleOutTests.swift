@@ -163,7 +163,7 @@ struct ScaleOutTests {
                 let outcome: Result<Void, any Error>
                 do {
                     for replica in replicas { try replica.start() }
-                    try haproxy.start()
+                    try await haproxy.start()
                     for replica in replicas {
                         let up = await haproxy.waitUntil(replica.name, isUp: true, client: client, within: .seconds(15))
                         try #require(up, "HAProxy never saw replica \(replica.name) up: \(replica.errors())\n\(haproxy.replica.errors())")

@@ -38,8 +38,7 @@ struct RetryTests {
 
     @Test("a call whose instance refuses connections is retried on another instance")
     func retriesConnectFailureElsewhere() async throws {
-        let closedPort = try ExecutableTests.freePort()
-        try await withStubs { stubs in
+        try await withRefusingPort { closedPort in try await withStubs { stubs in
             stubs[0].on("/x", body: "{}")
             let yaml = """
                 name: retry-test
@@ -66,7 +65,7 @@ struct RetryTests {
                     #expect(status == 200, "nothing reached the refusing instance, so even a POST moves on")
                 }
             }
-        }
+        } }
     }
 
     @Test("the retry budget caps amplification during an outage")

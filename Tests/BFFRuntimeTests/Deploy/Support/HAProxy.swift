@@ -68,11 +68,11 @@ final class HAProxy: Sendable {
 
     /// Checks the configuration (so a mistake in it reads as such, not as a balancer that never
     /// comes up), then starts HAProxy in the foreground.
-    func start() throws {
+    func start() async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
             throw HAProxyMissing()
         }
-        let check = try ExecutableTests.run(URL(fileURLWithPath: Self.executable), ["-c", "-q", "-f", configuration.path])
+        let check = try await ExecutableTests.run(URL(fileURLWithPath: Self.executable), ["-c", "-q", "-f", configuration.path])
         guard check.status == 0 else { throw HAProxyConfigurationRefused(path: configuration.path, output: check.output + check.errors) }
         try replica.start()
     }

@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A loopback port that refuses every connection for as long as this value lives.
+///
+/// A socket bound but never listening holds the port: connecting gets ECONNREFUSED, and no other
+/// test running in parallel can be handed the same port for its own server meanwhile (as it could
+/// be a port found free and closed again).
+final class RefusingPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw RefusingPortError(step: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard bound == 0, named == 0 else {
+            close(descriptor)
+            throw RefusingPortError(step: bound != 0 ? "bind" : "getsockname")
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
+
+struct RefusingPortError: Error, CustomStringConvertible {
+    let step: String
+    var description: String { "could not hold a refusing loopback port: \(step) failed" }
+}
+
+/// Runs `body` with a loopback port that refuses connections until `body` returns.
+func withRefusingPort<T>(_ body: (Int) async throws -> T) async throws -> T {
+    let refusing = try RefusingPort()
+    defer { withExtendedLifetime(refusing) {} }
+    return try await body(refusing.port)
+}
