@@ -4,6 +4,7 @@ import BFFSpec
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// Proxy routes: what is forwarded, what is stripped, and large bodies streamed both ways.
@@ -65,6 +66,46 @@ struct ProxyTests {
                 let requestID = try #require(response.header("X-Request-ID"))
                 #expect(!requestID.isEmpty)
                 #expect(stub.requests.first?.headers["x-request-id"] == [requestID])
+            }
+        }
+    }
+
+    @Test("proxied POSTs with bodies on kept-alive client connections, some answered 500, never lose a connection (no 'I/O on closed channel')")
+    func postsKeepClientConnections() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            let count = Mutex(0)
+            // The stub answers once the Content-Length is in, often before the gateway has read the
+            // end of the client's body: the upload must then end without cancelling that read.
+            stub.on("/orders") { _ in
+                count.withLock { $0 += 1; return $0 } % 7 == 1 ? StubResponse(.internalServerError, #"{"error":1}"#) : StubResponse(.ok, #"{"ok":true}"#)
+            }
+            let endpoints = """
+                - route: POST /orders
+                  proxy: { service: svc, path: /orders }
+                """
+            try await withGateway(spec(service: stub, endpoints: endpoints)) { gateway in
+                let body = String(repeating: "o", count: 64 * 1024)
+                // Eight clients in a row each, so every request after a client's first reuses its connection.
+                let failures = await withTaskGroup(of: [String].self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            var failures: [String] = []
+                            for _ in 0..<40 {
+                                do {
+                                    let answer = try await gateway.request(.POST, "/orders", headers: [("Content-Type", "text/plain")], body: body)
+                                    if ![200, 500].contains(answer.status) { failures.append("status \(answer.status)") }
+                                } catch {
+                                    failures.append("\(error)")
+                                }
+                            }
+                            return failures
+                        }
+                    }
+                    return await group.reduce(into: []) { $0 += $1 }
+                }
+                #expect(failures.isEmpty, "\(failures.count) requests failed: \(Set(failures))")
+                #expect(stub.requests(to: "/orders").count == 320)
             }
         }
     }

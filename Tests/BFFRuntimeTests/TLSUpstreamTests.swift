@@ -42,6 +42,32 @@ import Testing
         try await stub.shutdown()
     }
 
+    /// AsyncHTTPClient uploads the body on a task of its own; the server must not read the rest of
+    /// the body for the next request while that task still does (two reads at once are a crash).
+    @Test("an https upstream that answers a proxied POST before reading its body: the answer gets through, and so does the next request")
+    func earlyAnswerOverTLS() async throws {
+        let certificate = try TestCertificate.make()
+        let stub = try await TLSStub.start(certificate: certificate, body: #"{"early":true}"#)
+        let caFile = try certificate.writeCertificate()
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        try await withGateway(spec(port: stub.port, caFile: caFile)) { gateway in
+            for _ in 0..<2 {
+                let body = PatternBody(totalBytes: 2 << 20)
+                var request = HTTPClientRequest(url: gateway.baseURL + "/tunnel/early")
+                request.method = .POST
+                request.body = .stream(body, length: .known(Int64(body.totalBytes)))
+                let response = try await gateway.client.execute(request, timeout: .seconds(30))
+                let answer = try await response.body.collect(upTo: 1 << 20)
+                #expect(response.status == .ok)
+                #expect(String(buffer: answer) == #"{"early":true}"#)
+                let next = try await gateway.post("/tunnel/echo", body: "after")
+                #expect(next.status == 200)
+                #expect(next.text == "after")
+            }
+        }
+        try await stub.shutdown()
+    }
+
     @Test func refusesAnUpstreamWhoseCertificateIsNotTrusted() async throws {
         let certificate = try TestCertificate.make()
         let stub = try await TLSStub.start(certificate: certificate, body: #"{"id":"u1"}"#)

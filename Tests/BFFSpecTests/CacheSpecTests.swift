@@ -50,6 +50,33 @@ struct CacheSpecTests {
         #expect(spec.cacheStore.maxBytes == 64 << 20)
     }
 
+    @Test("cache_store.redis keeps answers in a Redis the replicas share, each call bounded by timeout; without it they stay in the process")
+    func redisStore() throws {
+        let proxy = "  - route: GET /a\n    proxy: { service: users, path: /a }\n"
+        let shared = try SpecLoader.load(
+            yaml: "cache_store: { redis: redis://127.0.0.1:6390/2, max_bytes: 16MiB, timeout: 50ms }\n" + SpecFixtures.header + proxy, file: "cache.yaml"
+        )
+        #expect(shared.cacheStore.redis == RedisURL(host: "127.0.0.1", port: 6390, database: 2))
+        #expect(shared.cacheStore.maxBytes == 16 << 20)
+        #expect(shared.cacheStore.timeout == .milliseconds(50))
+        let local = try SpecLoader.load(yaml: SpecFixtures.header + proxy, file: "cache.yaml")
+        #expect(local.cacheStore.redis == nil)
+        #expect(local.cacheStore.timeout == .milliseconds(200), "the rate limiter's bound on a Redis call")
+    }
+
+    @Test("a cache_store.redis that is not a redis:// URL is a load error at its file:line, saying what to write", arguments: [
+        "http://127.0.0.1:6379", "redis://user:pw@host:6379", "redis://host:99999", "redis://host/x", "memory",
+    ])
+    func badRedisURL(_ text: String) throws {
+        let diagnostics = SpecFixtures.diagnostics(
+            "name: test\ncache_store:\n  redis: \"\(text)\"\nservices:\n  users: { url: http://127.0.0.1:9001 }\nendpoints:\n  - route: GET /a\n    proxy: { service: users, path: /a }\n"
+        )
+        let bad = try only("cache_store.redis '\(text)' is not a redis:// URL", in: diagnostics)
+        #expect(bad.description.hasPrefix("test.yaml:3:"))
+        #expect(bad.hint == "write e.g. redis://127.0.0.1:6379/0 (password from BFF_REDIS_PASSWORD)")
+        #expect(diagnostics.count == 1)
+    }
+
     @Test("unknown keys in a call cache, an endpoint cache and cache_store are reported where written, with the key meant")
     func unknownKeys() throws {
         let diagnostics = SpecFixtures.diagnostics(

@@ -7,7 +7,8 @@ import Prometheus
 
 /// The operator's listener, apart from the public one: `/metrics` (Prometheus text),
 /// `/admin/breakers` (each service's breaker and instances), `POST /admin/cache/purge?prefix=`
-/// (drops cached answers whose key starts with the prefix), `/health` and `/ready`. Bound to
+/// (drops cached answers whose key starts with the prefix, in the Redis every replica shares when
+/// the cache keeps them there), `/health` and `/ready`. Bound to
 /// loopback unless told otherwise, so metrics never leave the machine (or the pod) by accident.
 enum AdminListener {
     /// The admin application for one BFF; it runs beside the public one and stops with it.
@@ -57,7 +58,17 @@ enum AdminListener {
                 ]).write(to: &body)
                 return Response(status: .badRequest, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
-            let purged = cache?.store.purge(prefix: prefix) ?? 0
+            let purged: Int
+            do {
+                purged = try await cache?.store.purge(prefix: prefix) ?? 0
+            } catch {
+                logger.error("cache purge failed", metadata: ["prefix": .string(prefix), "error": "\(error)"])
+                var body: [UInt8] = []
+                JSONValue.object([
+                    ("error", .string("the cache store could not be purged (\(error)); entries may remain: purge again once it is reachable"))
+                ]).write(to: &body)
+                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            }
             logger.notice("cache purge", metadata: ["prefix": .string(prefix), "purged": .stringConvertible(purged)])
             return Response(
                 status: .ok,

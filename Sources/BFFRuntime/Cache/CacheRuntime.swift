@@ -1,4 +1,6 @@
 import BFFSpec
+import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Prometheus
@@ -16,26 +18,50 @@ enum CacheResult: String, CaseIterable, Sendable {
     case stale
 }
 
-/// Everything one BFF caches with, built once per server: the byte-bounded store shared by every
-/// call and endpoint cache, the coalescer that turns concurrent misses into one request, and the
-/// workers its shared fetches and background refreshes run on (a service of the server's group).
+/// Everything one BFF caches with, built once per server: the store shared by every call and
+/// endpoint cache (in this process, bounded by bytes, or in a Redis the BFF's replicas share), the
+/// coalescer that turns concurrent misses into one request (per process), and the workers its
+/// shared fetches and background refreshes run on (a service of the server's group).
 final class CacheRuntime: Sendable {
-    let store: ResponseCache
+    let store: any CacheStore
     let workers: CacheWorkers
     let credentials: CredentialHeaders
     private let coalescer: RequestCoalescer<CallOutcome>
     private let metrics: BFFMetrics
     private let group: any EventLoopGroup
 
-    /// - Parameter group: where timers run for waiters that come without an event loop of their own.
-    init(spec: CacheStoreSpec, apiKeyHeader: String?, metrics: BFFMetrics, group: any EventLoopGroup) {
-        let gauge = metrics.cacheBytes
-        store = ResponseCache(maxBytes: spec.maxBytes, onBytesChanged: { gauge.set(Int64($0)) })
+    /// - Parameters:
+    ///   - bff: the BFF's name, which keeps its keys apart from other BFFs on a shared Redis.
+    ///   - group: where timers run for waiters that come without an event loop of their own, and
+    ///     where the Redis store's connections live (opened on first use).
+    ///   - environment: where `BFF_REDIS_PASSWORD` is read.
+    init(
+        spec: CacheStoreSpec,
+        bff: String,
+        apiKeyHeader: String?,
+        metrics: BFFMetrics,
+        group: any EventLoopGroup,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger
+    ) {
+        if let url = spec.redis {
+            let configuration = RedisCacheStore.configuration(url: url, environment: environment, maxBytes: spec.maxBytes)
+            let client = RedisClient(configuration: configuration, group: group, logger: logger)
+            store = RedisCacheStore(client: client, bff: bff, maxBytes: spec.maxBytes, timeout: spec.timeout, errors: metrics.cacheStoreErrors, logger: logger)
+        } else {
+            let gauge = metrics.cacheBytes
+            store = ResponseCache(maxBytes: spec.maxBytes, onBytesChanged: { gauge.set(Int64($0)) })
+        }
         workers = CacheWorkers()
         coalescer = RequestCoalescer(workers: workers)
         credentials = CredentialHeaders(apiKeyHeader: apiKeyHeader)
         self.metrics = metrics
         self.group = group
+    }
+
+    /// Closes the store's connections.
+    func shutdown() async {
+        await store.shutdown()
     }
 
     /// Whose answers a request reads and stores under `cache`, or nil when it must bypass the cache.
@@ -83,12 +109,13 @@ final class CacheRuntime: Sendable {
         let primaryKey = CacheKey.call(service: service, target: target, vary: [], scope: scope)
         var key = primaryKey
         var stored: CachedResponse?
-        switch store.entry(primaryKey) {
+        let lookup = await store.lookup(primaryKey)
+        switch lookup.entry {
         case .response(let response):
             stored = response
         case .variants(let names):
             key = CacheKey.call(service: service, target: target, vary: CacheKey.varyValues(names, in: headers), scope: scope)
-            if case .response(let response) = store.entry(key) { stored = response }
+            if case .response(let response) = await store.lookup(key).entry { stored = response }
         case nil:
             break
         }
@@ -99,15 +126,15 @@ final class CacheRuntime: Sendable {
             return Self.served(stored, age: age, as: .cache, milliseconds: elapsed(), parse: parse, failure: nil)
         }
         let fetchKey = key + " ~ " + Self.fingerprint(headers)
-        let storeAnswer = storing(service: service, target: target, headers: headers, cache: cache, primaryKey: primaryKey, scope: scope)
+        let storeAnswer = storing(service: service, target: target, headers: headers, cache: cache, primaryKey: primaryKey, scope: scope, generation: lookup.generation)
         if let stored, freshness == .revalidate {
             record(.stale)
             let refreshDeadline = NIODeadline.now() + .nanoseconds(timeout.nanosecondsValue)
-            coalescer.refresh(fetchKey, deadline: refreshDeadline) { await storeAnswer(fetch(refreshDeadline)) }
+            coalescer.refresh(fetchKey, deadline: refreshDeadline) { await storeAnswer(await fetch(refreshDeadline)) }
             return Self.served(stored, age: age, as: .cache, milliseconds: elapsed(), parse: parse, failure: nil)
         }
         let (wait, joined) = await coalescer.value(for: fetchKey, deadline: deadline, eventLoop: eventLoop ?? group.next()) {
-            await storeAnswer(fetch(deadline))
+            await storeAnswer(await fetch(deadline))
         }
         var outcome: CallOutcome
         switch wait {
@@ -137,27 +164,26 @@ final class CacheRuntime: Sendable {
     }
 
     /// What a fetch does with its answer before handing it to its waiters: stores it when the
-    /// rules allow, under the key its `Vary` asks for. A purge after the fetch started wins.
+    /// rules allow, under the key its `Vary` asks for. A purge after `generation` was read wins.
     private func storing(
         service: String,
         target: String,
         headers: HTTPHeaders,
         cache: CacheSpec,
         primaryKey: String,
-        scope: CacheScope
-    ) -> @Sendable (CallOutcome) -> CallOutcome {
-        let generation = store.generation
-        return { [store] outcome in
+        scope: CacheScope,
+        generation: UInt64
+    ) -> @Sendable (CallOutcome) async -> CallOutcome {
+        { [store] outcome in
             guard outcome.succeeded, let body = outcome.body, let answer = outcome.responseHeaders,
                 let (lifetime, age) = StoragePolicy.lifetime(of: answer, spec: cache), let vary = CacheKey.varyNames(answer)
             else { return outcome }
             let response = CachedResponse(status: outcome.http ?? 200, body: body, storedAt: store.currentTime - .nanoseconds(age.nanosecondsValue), lifetime: lifetime)
             if vary.isEmpty {
-                store.store(.response(response), under: primaryKey, generation: generation)
+                await store.store(response, under: primaryKey, vary: nil, generation: generation)
             } else {
-                store.store(.variants(vary), under: primaryKey, generation: generation)
                 let key = CacheKey.call(service: service, target: target, vary: CacheKey.varyValues(vary, in: headers), scope: scope)
-                store.store(.response(response), under: key, generation: generation)
+                await store.store(response, under: key, vary: VaryMarker(primaryKey: primaryKey, names: vary), generation: generation)
             }
             return outcome
         }

@@ -50,22 +50,29 @@ struct EndpointCache: Sendable {
         return CacheKey.endpoint(path: normalized, query: query, inputs: read, scope: scope)
     }
 
+    /// What a look-up found: a fresh body to answer with, or the generation to store a new one with.
+    enum Lookup: Sendable {
+        case hit(body: ByteBuffer, entityTag: String, age: Duration)
+        case miss(generation: UInt64)
+    }
+
     /// The fresh body stored under `key` with its ETag and age, counting the look-up as a hit or a miss.
-    func fresh(_ key: String) -> (body: ByteBuffer, entityTag: String, age: Duration)? {
-        if case .response(let stored) = runtime.store.entry(key), let entityTag = stored.entityTag {
+    func fresh(_ key: String) async -> Lookup {
+        let lookup = await runtime.store.lookup(key)
+        if case .response(let stored) = lookup.entry, let entityTag = stored.entityTag {
             let age = stored.age(at: runtime.store.currentTime)
             if stored.freshness(at: age) == .fresh {
                 runtime.record(.hit)
-                return (stored.body, entityTag, age)
+                return .hit(body: stored.body, entityTag: entityTag, age: age)
             }
         }
         runtime.record(.miss)
-        return nil
+        return .miss(generation: lookup.generation)
     }
 
     /// Keeps a composed body and its ETag under `key`, unless a purge came after `generation` was read.
-    func store(_ body: ByteBuffer, entityTag: String, under key: String, generation: UInt64) {
+    func store(_ body: ByteBuffer, entityTag: String, under key: String, generation: UInt64) async {
         let response = CachedResponse(status: 200, body: body, storedAt: runtime.store.currentTime, lifetime: lifetime, entityTag: entityTag)
-        runtime.store.store(.response(response), under: key, generation: generation)
+        await runtime.store.store(response, under: key, vary: nil, generation: generation)
     }
 }

@@ -16,11 +16,16 @@ struct AggregateEndpoint: EndpointHandler {
         try plan.requireValidInputs(inputs)
         let ifNoneMatch = request.headers[.ifNoneMatch]
         let cacheKey = cache?.key(path: request.uri.path, inputs: inputs)
-        if let cache, let cacheKey, let hit = cache.fresh(cacheKey) {
-            context.record.note(route: plan.route.path)
-            return AggregateResponse.cached(hit.body, entityTag: hit.entityTag, age: hit.age, ifNoneMatch: ifNoneMatch)
+        var generation: UInt64 = 0
+        if let cache, let cacheKey {
+            switch await cache.fresh(cacheKey) {
+            case .hit(let body, let entityTag, let age):
+                context.record.note(route: plan.route.path)
+                return AggregateResponse.cached(body, entityTag: entityTag, age: age, ifNoneMatch: ifNoneMatch)
+            case .miss(let read):
+                generation = read
+            }
         }
-        let generation = cache?.runtime.store.generation ?? 0
         let outcomes: [CallOutcome]
         do {
             outcomes = try await executor.execute(plan, inputs: inputs, eventLoop: context.eventLoop)
@@ -39,7 +44,7 @@ struct AggregateEndpoint: EndpointHandler {
         )
         let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
         if let cache, let cacheKey, !ResponseComposer.isDegraded(outcomes) {
-            cache.store(body.buffer, entityTag: entityTag, under: cacheKey, generation: generation)
+            await cache.store(body.buffer, entityTag: entityTag, under: cacheKey, generation: generation)
         }
         return AggregateResponse.make(body: body.buffer, entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch)
     }

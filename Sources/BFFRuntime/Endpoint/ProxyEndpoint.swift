@@ -11,10 +11,13 @@ import Prometheus
 /// Hop-by-hop headers (and any header `Connection` names) are dropped in both directions before
 /// the gateway adds its own `X-Forwarded-*` and `X-Request-ID`.
 ///
-/// The service's instances are balanced and its breaker is honoured. A streamed body cannot be
-/// sent twice, so retries are limited to requests that never reached a service (connect
-/// failures), plus body-less idempotent requests (or ones with an `Idempotency-Key`) whose
-/// connection was reset before an answer; a 5xx answer is passed on, never retried.
+/// The service's instances are balanced and its breaker is honoured. With `retry:` declared, a
+/// request is tried again on another instance, within the retry budget and the route's timeout
+/// and after the same jittered pause as aggregation calls, only where that cannot send it twice:
+/// when it never reached a service (connect failures), or, for body-less idempotent requests
+/// (or ones with an `Idempotency-Key`), when the connection dropped before an answer or the
+/// answer was 502, 503 or 504. A streamed body cannot be sent twice. A retried answer is
+/// dropped unread (never reaching the client); the last try's answer is passed on as it is.
 struct ProxyEndpoint: EndpointHandler {
     let route: RoutePattern
     let service: ServiceCluster
@@ -56,9 +59,6 @@ struct ProxyEndpoint: EndpointHandler {
         }
         headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
         headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
-        if let header = deadlines.header {
-            headers.replaceOrAdd(name: header, value: String(headTimeout.nanosecondsValue / 1_000_000))
-        }
         let head = HTTPRequestHead(
             version: .http1_1,
             method: HTTPMethod(rawValue: request.method.rawValue),
@@ -79,62 +79,90 @@ struct ProxyEndpoint: EndpointHandler {
             status: .init(code: Int(upstream.head.status.code), reasonPhrase: upstream.head.status.reasonPhrase),
             headers: fields,
             body: ResponseBody(contentLength: upstreamLength) { writer in
+                // The client has its whole answer before the upload is wound down; either way the
+                // upload is over before the server reads on.
                 do {
                     for try await chunk in body {
                         try await writer.write(chunk)
                     }
+                    try await writer.finish(nil)
                 } catch {
                     await upload?.finishUpload()
                     throw error
                 }
                 await upload?.finishUpload()
-                try await writer.finish(nil)
             }
         )
     }
 
     /// Sends the request to an instance, retrying on another only where that cannot send it twice.
+    ///
+    /// The route's timeout bounds the time to an answer's head over every try of a body-less
+    /// request: a retry gets what is left of it. A request with a body is retried only before any
+    /// of it was sent, and its timeout counts from the end of its body, so each try has all of it.
     private func forward(_ head: HTTPRequestHead, body: RequestBody?, replayable: Bool, eventLoop: any EventLoop) async throws -> StreamedResponse {
         let permit = service.breaker?.acquire(at: NIODeadline.uptimeNow) ?? .allowed
         if case .rejected(let retryAfter) = permit {
             service.metrics.breakerRejections.increment()
             throw Problem.circuitOpen(service: service.name, retryAfter: retryAfter)
         }
-        let maxAttempts = service.spec.retry?.attempts ?? 1
+        let deadline = NIODeadline.now() + .nanoseconds(headTimeout.nanosecondsValue)
         service.retryBudget?.deposit()
         var tried: [Int] = []
         while true {
             let instance = service.pick(excluding: tried)
             tried.append(instance.index)
+            let timeout = tried.count > 1 && body == nil ? Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds)) : headTimeout
+            var head = head
+            if let header = deadlines.header { head.headers.replaceOrAdd(name: header, value: String(timeout.milliseconds)) }
             instance.started()
+            let failure: UpstreamError
             do {
-                let upstream = try await transport.stream(head: head, body: body, to: instance.endpoint, headTimeout: headTimeout, on: eventLoop)
+                let upstream = try await transport.stream(head: head, body: body, to: instance.endpoint, headTimeout: timeout, on: eventLoop)
                 instance.finished()
                 let failed = upstream.head.status.code >= 500
                 service.report(instance, failed: failed)
+                if replayable, ServiceCluster.retriedStatuses.contains(upstream.head.status.code),
+                    let pause = service.retryPause(after: tried.count, deadline: deadline, minRemaining: deadlines.minRemaining)
+                {
+                    await upstream.discard()
+                    try await waitBeforeRetry(pause, permit: permit)
+                    continue
+                }
                 service.breaker?.record(permit, failed ? .failure : .success, at: NIODeadline.uptimeNow)
                 return upstream
             } catch let error as UpstreamError {
                 instance.finished()
-                if case .cancelled = error {
-                    service.breaker?.record(permit, .none, at: NIODeadline.uptimeNow)
-                    throw Problem.upstream(error)
-                }
-                service.report(instance, failed: true)
-                let neverSent: Bool
-                switch error {
-                case .connectFailed: neverSent = !(instance.endpoint.isTLS && body != nil)
-                case .connectionClosed, .malformedResponse: neverSent = replayable
-                default: neverSent = false
-                }
-                if neverSent, tried.count < maxAttempts, !Task.isCancelled, service.retryBudget?.withdraw() == true {
-                    service.metrics.retries.increment()
-                    continue
-                }
-                service.breaker?.record(permit, .failure, at: NIODeadline.uptimeNow)
-                throw Problem.upstream(error)
+                failure = error
             }
+            if case .cancelled = failure {
+                service.breaker?.record(permit, .none, at: NIODeadline.uptimeNow)
+                throw Problem.upstream(failure)
+            }
+            service.report(instance, failed: true)
+            let neverSent: Bool
+            switch failure {
+            case .connectFailed: neverSent = !(instance.endpoint.isTLS && body != nil)
+            case .connectionClosed, .malformedResponse: neverSent = replayable
+            default: neverSent = false
+            }
+            if neverSent, let pause = service.retryPause(after: tried.count, deadline: deadline, minRemaining: deadlines.minRemaining) {
+                try await waitBeforeRetry(pause, permit: permit)
+                continue
+            }
+            service.breaker?.record(permit, .failure, at: NIODeadline.uptimeNow)
+            throw Problem.upstream(failure)
         }
+    }
+
+    /// Waits out a retry's pause and counts the retry; a client that went away meanwhile ends the request.
+    private func waitBeforeRetry(_ pause: Duration, permit: CircuitBreaker.Permit) async throws {
+        if pause > .zero { try? await Task.sleep(for: pause) }
+        if Task.isCancelled {
+            service.breaker?.record(permit, .none, at: NIODeadline.uptimeNow)
+            throw Problem.upstream(.cancelled(service: service.name))
+        }
+        service.metrics.retries.increment()
     }
 }
 

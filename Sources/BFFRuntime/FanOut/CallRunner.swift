@@ -31,7 +31,7 @@ struct CallRunner: Sendable {
         /// about the request itself.
         var isRetryable: Bool {
             switch result {
-            case .success(let response): return [502, 503, 504].contains(response.status.code)
+            case .success(let response): return ServiceCluster.retriedStatuses.contains(response.status.code)
             case .failure(.connectFailed), .failure(.connectionClosed), .failure(.malformedResponse): return true
             case .failure: return false
             }
@@ -145,14 +145,10 @@ struct CallRunner: Sendable {
         eventLoop: (any EventLoop)?
     ) async -> Tries {
         let first = await hedged(request, to: service, excluding: [], deadline: deadline, hedge: hedge, eventLoop: eventLoop)
-        guard let budget = service.retryBudget, let retry = service.spec.retry else { return Tries(last: first, count: 1, hedged: first.hedged) }
-        budget.deposit()
+        service.retryBudget?.deposit()
         var tries = Tries(last: first, count: 1, hedged: first.hedged)
         var tried = [first.instance]
-        while tries.last.isRetryable, tries.count < retry.attempts, !Task.isCancelled {
-            let pause = budget.backoff(before: tries.count)
-            let minimum = Int64(deadlines.minRemaining.nanosecondsValue)
-            guard (deadline - .now()).nanoseconds - pause.nanosecondsValue >= minimum, budget.withdraw() else { break }
+        while tries.last.isRetryable, let pause = service.retryPause(after: tries.count, deadline: deadline, minRemaining: deadlines.minRemaining) {
             if pause > .zero {
                 do { try await Task.sleep(for: pause) } catch { break }
             }

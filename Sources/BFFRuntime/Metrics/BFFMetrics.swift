@@ -13,8 +13,10 @@ final class BFFMetrics: Sendable {
     let inFlight: Gauge
     /// Rate-limit checks the store failed to answer (each then decided by `on_store_error`).
     let rateLimitStoreErrors: Counter
-    /// Bytes the response cache holds: bodies, keys and per-entry bookkeeping.
+    /// Bytes the in-process response cache holds: bodies, keys and per-entry bookkeeping.
     let cacheBytes: Gauge
+    /// Look-ups and stores the cache's Redis failed or answered too late (each then a miss, or not kept).
+    let cacheStoreErrors: Counter
     private let cacheRequests: [CacheResult: Counter]
 
     private struct Series {
@@ -51,7 +53,11 @@ final class BFFMetrics: Sendable {
             name: "bff_rate_limit_store_errors_total",
             help: "Rate-limit checks the store failed to answer in time; on_store_error decided each."
         )
-        cacheBytes = registry.makeGauge(name: "bff_cache_bytes", help: "Bytes the response cache holds: bodies, keys and per-entry bookkeeping.")
+        cacheBytes = registry.makeGauge(name: "bff_cache_bytes", help: "Bytes the in-process response cache holds: bodies, keys and per-entry bookkeeping.")
+        cacheStoreErrors = registry.makeCounter(
+            name: "bff_cache_store_errors_total",
+            help: "Cache look-ups and stores the Redis store failed or answered too late; each look-up was a miss, each store kept nothing."
+        )
         let registry = self.registry
         cacheRequests = Dictionary(
             uniqueKeysWithValues: CacheResult.allCases.map { result in

@@ -97,12 +97,22 @@ public final class StreamingExchange: UpstreamExchange, @unchecked Sendable {
 public struct StreamedResponse: Sendable {
     public var head: HTTPResponseHead
     public var body: any AsyncSequence<ByteBuffer, any Error> & Sendable
-    /// The request body upload, when the transport runs one; nil when the client library owns it.
+    /// The request body's upload, which the caller ends (``UploadHandle/finishUpload()``) once the
+    /// response is complete; nil when nothing uploads.
     public var upload: UploadHandle?
 
     public init(head: HTTPResponseHead, body: any AsyncSequence<ByteBuffer, any Error> & Sendable, upload: UploadHandle? = nil) {
         self.head = head
         self.body = body
         self.upload = upload
+    }
+
+    /// Drops the response unread (an answer that is retried elsewhere), ending any upload.
+    ///
+    /// The body is never iterated, so its producer ends the exchange once this response is
+    /// released: a connection whose response has not arrived whole is closed, and only one that
+    /// read its response to the end has gone back to the pool, so none is reused half-read.
+    public consuming func discard() async {
+        await upload?.finishUpload()
     }
 }

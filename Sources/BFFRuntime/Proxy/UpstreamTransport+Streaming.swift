@@ -12,7 +12,7 @@ extension UpstreamTransport {
     /// the response body streams with backpressure. `headTimeout` starts once the request body is fully
     /// sent, so large uploads are not cut off by it. Throws ``UpstreamError``.
     ///
-    /// The caller owns ``StreamedResponse/upload`` and must end it (``StreamedResponse/finishUpload()``)
+    /// The caller owns ``StreamedResponse/upload`` and must end it (``UploadHandle/finishUpload()``)
     /// before the client connection reads its next request.
     public func stream<Body: AsyncSequence & Sendable>(
         head: HTTPRequestHead,
@@ -48,8 +48,12 @@ extension UpstreamTransport {
                     }
                 }.get()
                 if let body {
+                    let declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
                     upload.start {
-                        try await Self.upload(body, over: connection, exchange: exchange, headTimeout: headTimeout, service: service, on: eventLoop)
+                        try await Self.upload(
+                            body, declaredLength: declaredLength, over: connection, exchange: exchange, headTimeout: headTimeout, service: service,
+                            on: eventLoop, handle: upload
+                        )
                     } abort: {
                         eventLoop.execute { connection.abort(exchange) }
                     }
@@ -73,19 +77,28 @@ extension UpstreamTransport {
 
     /// Writes the request body part by part, then the end, then starts the head timeout. Any
     /// failure fails the exchange, which closes the connection so a half-sent request is never reused.
+    ///
+    /// - Parameter declaredLength: the request's `Content-Length`; once that much is read, `handle`
+    ///   is told the client has sent its whole body.
     private static func upload<Body: AsyncSequence & Sendable>(
         _ body: Body,
+        declaredLength: Int?,
         over connection: UpstreamConnectionHandler,
         exchange: StreamingExchange,
         headTimeout: Duration,
         service: ServiceEndpoint,
-        on eventLoop: any EventLoop
+        on eventLoop: any EventLoop,
+        handle: UploadHandle
     ) async throws where Body.Element == ByteBuffer {
         let closed = UpstreamError.connectionClosed(service: service.name)
+        var received = 0
         do {
             for try await chunk in body {
+                received += chunk.readableBytes
+                if let declaredLength, received >= declaredLength { handle.clientBodyReceived() }
                 try await eventLoop.flatSubmit { connection.writeBody(chunk) ?? eventLoop.makeFailedFuture(closed) }.get()
             }
+            handle.clientBodyReceived()
             try await eventLoop.flatSubmit { connection.writeEnd() ?? eventLoop.makeFailedFuture(closed) }.get()
             let deadline = NIODeadline.now() + .nanoseconds(headTimeout.nanosecondsValue)
             eventLoop.execute { exchange.armHeadTimeout(deadline: deadline, budget: headTimeout, on: eventLoop) }
@@ -96,21 +109,34 @@ extension UpstreamTransport {
     }
 }
 
-/// The task uploading a proxied request body, owned by the proxy endpoint: it is always either
-/// awaited to its end or cancelled and awaited, never left running past the request.
+/// The upload of a proxied request body, owned by the proxy endpoint: a task of the transport's
+/// own (plain HTTP), or a body lent to AsyncHTTPClient (https). Either way it is over, never left
+/// reading the client's body past the request, once ``finishUpload()`` returns.
 public final class UploadHandle: Sendable {
     private struct State {
         var task: Task<Void, any Error>?
         var abort: (@Sendable () -> Void)?
+        /// Whether the client has sent its whole body (all of its `Content-Length`, or its end).
+        var clientBodyReceived = false
     }
 
     private let state = Mutex(State())
+    private let lease: BodyLease?
 
-    init() {}
+    /// - Parameter lease: the loan of the body to a library that uploads it; nil for an upload
+    ///   this handle runs (``start(_:abort:)``).
+    init(lease: BodyLease? = nil) {
+        self.lease = lease
+    }
 
     /// Starts `operation`; `abort` closes its connection when it must stop while a write is pending.
     func start(_ operation: @escaping @Sendable () async throws -> Void, abort: @escaping @Sendable () -> Void) {
         state.withLock { $0 = State(task: Task { try await operation() }, abort: abort) }
+    }
+
+    /// Notes that nothing but the end of the client's body is left to read.
+    func clientBodyReceived() {
+        state.withLock { $0.clientBodyReceived = true }
     }
 
     func cancel() {
@@ -119,10 +145,21 @@ public final class UploadHandle: Sendable {
         abort?()
     }
 
-    /// Ends the upload: a request body still being sent once the response is complete can never
-    /// be answered, so it is cancelled (its connection closes), then awaited.
+    /// Ends the upload once the response is complete, then awaits it.
+    ///
+    /// A body the client has sent whole is left to end by itself (a write still pending fails at
+    /// once, its connection aborted): its end is already on the way, and cancelling the task while
+    /// it waits for it would end the client connection's request stream too, so the server would
+    /// close a keep-alive connection the client is about to send its next request on. A body still
+    /// arriving can never be answered, so it is cancelled (and that client connection closes
+    /// after the response). A lent body is reclaimed.
     public func finishUpload() async {
-        cancel()
+        if let lease {
+            await lease.reclaim()
+            return
+        }
+        let (received, abort) = state.withLock { ($0.clientBodyReceived, $0.abort) }
+        if received { abort?() } else { cancel() }
         await finish()
     }
 

@@ -38,6 +38,11 @@ final class RedisClient: Sendable {
             self.password = password
         }
 
+        /// The spec's URL with the password from `BFF_REDIS_PASSWORD` in `environment`, if set.
+        init(url: RedisURL, environment: [String: String]) {
+            self.init(url: url, password: environment["BFF_REDIS_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
+        }
+
         /// `host:port/db`, for messages (never the password).
         var endpoint: String { RedisURL(host: host, port: port, database: database).description }
     }

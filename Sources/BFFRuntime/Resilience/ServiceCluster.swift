@@ -75,6 +75,27 @@ final class ServiceCluster: Sendable {
         return instances[turn % instances.count]
     }
 
+    // MARK: Retrying
+
+    /// Answers that say the instance could not handle the request, so another one may: worth a
+    /// retry where repeating the request is safe.
+    static let retriedStatuses: Set<UInt> = [502, 503, 504]
+
+    /// The pause to wait before another try at a request that has made `attempts` tries, or nil
+    /// when none may be made: only with `retry` declared, below its `attempts`, while the task
+    /// is not cancelled, when the pause still leaves `minRemaining` before `deadline`, and when
+    /// the retry budget has a token, which a non-nil answer has taken.
+    ///
+    /// The pause is full jitter over an exponential ceiling (``RetryBudget/backoff(before:)``).
+    /// Aggregation calls and proxied routes retry through this one gate; each counts the retry
+    /// once it is made.
+    func retryPause(after attempts: Int, deadline: NIODeadline, minRemaining: Duration) -> Duration? {
+        guard let budget = retryBudget, let retry = spec.retry, attempts < retry.attempts, !Task.isCancelled else { return nil }
+        let pause = budget.backoff(before: attempts)
+        guard (deadline - .now()).nanoseconds - pause.nanosecondsValue >= minRemaining.nanosecondsValue, budget.withdraw() else { return nil }
+        return pause
+    }
+
     // MARK: Reporting
 
     /// Feeds one attempt's result to passive ejection; the breaker is fed per call by the caller.

@@ -84,7 +84,10 @@ public final class BFFServer: Service, Sendable {
             guard case .aggregate(let aggregate) = endpoint.kind else { return false }
             return aggregate.calls.contains { $0.cache != nil }
         } || swiftEndpoints.contains { $0.calls.contains { $0.cache != nil } }
-        let cache = caches ? CacheRuntime(spec: spec.cacheStore, apiKeyHeader: spec.edge.auth?.apiKeys?.header, metrics: metrics, group: group) : nil
+        // A Redis store connects on first use, so `bff validate` never reaches out to it.
+        let cache = caches
+            ? CacheRuntime(spec: spec.cacheStore, bff: spec.name, apiKeyHeader: spec.edge.auth?.apiKeys?.header, metrics: metrics, group: group, logger: self.logger)
+            : nil
         self.cache = cache
         let executor = FanOutExecutor(runner: runner, cache: cache)
         let limited = !spec.edge.rateLimits.limits.isEmpty || !spec.edge.plans.isEmpty || spec.endpoints.contains { !$0.rateLimits.isEmpty }
@@ -100,6 +103,7 @@ public final class BFFServer: Service, Sendable {
                 logger: self.logger
             )
         } catch {
+            await cache?.shutdown()
             try? await group.shutdownGracefully()
             throw error
         }
@@ -167,6 +171,7 @@ public final class BFFServer: Service, Sendable {
         }
         guard diagnostics.isEmpty else {
             await edge.shutdown()
+            await cache?.shutdown()
             try? await group.shutdownGracefully()
             throw SpecLoadError(diagnostics)
         }
@@ -242,6 +247,7 @@ public final class BFFServer: Service, Sendable {
             tasks.cancelAll()
         }
         await edge.shutdown()
+        await cache?.shutdown()
         await transport.shutdown()
     }
 
@@ -271,9 +277,11 @@ public final class BFFServer: Service, Sendable {
         try await shutdownEventLoops()
     }
 
-    /// Releases a server that was never run (e.g. one built only to validate): its edge clients and event loops.
+    /// Releases a server that was never run (e.g. one built only to validate): its edge and cache
+    /// clients and event loops.
     public func discard() async {
         await edge.shutdown()
+        await cache?.shutdown()
         try? await group.shutdownGracefully()
     }
 

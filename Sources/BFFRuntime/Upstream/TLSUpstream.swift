@@ -74,8 +74,10 @@ final class TLSUpstream: Sendable {
         headers.remove(name: "content-length")
         headers.remove(name: "transfer-encoding")
         outgoing.headers = headers
-        if let body {
-            outgoing.body = .stream(body, length: length.map { .known($0) } ?? .unknown)
+        // AsyncHTTPClient uploads on a task of its own; the body is taken back before the request ends.
+        let lease = body.map { _ in BodyLease() }
+        if let body, let lease {
+            outgoing.body = .stream(LentBody(base: body, lease: lease), length: length.map { .known($0) } ?? .unknown)
         }
         do {
             let response = try await client(for: service).execute(outgoing, deadline: .now() + .nanoseconds(headTimeout.nanosecondsValue))
@@ -83,9 +85,11 @@ final class TLSUpstream: Sendable {
             if let length = response.headers.first(name: "content-length") { responseHeaders.replaceOrAdd(name: "content-length", value: length) }
             return StreamedResponse(
                 head: HTTPResponseHead(version: .http1_1, status: response.status, headers: responseHeaders),
-                body: response.body
+                body: response.body,
+                upload: lease.map { UploadHandle(lease: $0) }
             )
         } catch {
+            await lease?.reclaim()
             throw Self.map(error, service: service, budget: headTimeout)
         }
     }

@@ -4,7 +4,7 @@ extension SpecLoader {
     static let callCacheKeys = ["ttl", "stale_if_error", "stale_while_revalidate", "shared"]
     /// An endpoint's body is composed by the gateway, so there is no upstream to fall back to or revalidate.
     static let endpointCacheKeys = ["ttl", "shared"]
-    static let cacheStoreKeys = ["max_bytes"]
+    static let cacheStoreKeys = ["max_bytes", "redis", "timeout"]
 
     /// Where a `cache:` section stands, which decides the keys it may hold.
     enum CacheSite {
@@ -43,11 +43,16 @@ extension SpecLoader {
         return reader.diagnostics.count == before ? cache : nil
     }
 
-    /// Reads `cache_store: { max_bytes: 64MiB }`.
+    /// Reads `cache_store: { max_bytes: 64MiB, redis: redis://127.0.0.1:6379/0, timeout: 200ms }`.
     static func readCacheStore(_ node: Node, reader: YAMLReader) -> CacheStoreSpec {
         var store = CacheStoreSpec()
-        for (key, _, value) in reader.mapping(node, what: "cache_store", allowed: cacheStoreKeys) ?? [] where key == "max_bytes" {
-            store.maxBytes = reader.byteSize(value, what: "max_bytes") ?? store.maxBytes
+        for (key, _, value) in reader.mapping(node, what: "cache_store", allowed: cacheStoreKeys) ?? [] {
+            switch key {
+            case "max_bytes": store.maxBytes = reader.byteSize(value, what: "max_bytes") ?? store.maxBytes
+            case "redis": store.redis = reader.string(value, what: "redis").flatMap { redisURL($0, at: value, what: "cache_store.redis", reader: reader) }
+            case "timeout": store.timeout = reader.duration(value, what: "timeout") ?? store.timeout
+            default: break
+            }
         }
         return store
     }

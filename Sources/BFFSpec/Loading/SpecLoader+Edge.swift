@@ -256,10 +256,7 @@ extension SpecLoader {
             switch key {
             case "store":
                 guard let text = reader.string(value, what: "store") else { continue }
-                if text != "memory" {
-                    redis = RedisURL(text)
-                    if redis == nil { reader.report(value, "store '\(text)' is neither 'memory' nor a redis:// URL", hint: "write 'memory' or e.g. redis://127.0.0.1:6379/0 (password from BFF_REDIS_PASSWORD)") }
-                }
+                if text != "memory" { redis = redisURL(text, at: value, what: "store", otherwise: "'memory'", reader: reader) }
             case "max_keys": maxKeys = reader.positiveInt(value, what: "max_keys") ?? maxKeys
             case "on_store_error":
                 guard let text = reader.string(value, what: "on_store_error") else { continue }

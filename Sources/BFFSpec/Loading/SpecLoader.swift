@@ -408,6 +408,17 @@ public enum SpecLoader {
 
     // MARK: Helpers
 
+    /// `text` as a `redis://` URL, reported at `node` when it is not one (the rate limiter's
+    /// `store` and `cache_store.redis` read the same form).
+    ///
+    /// - Parameter otherwise: the other value the field takes (`'memory'`), named in the message.
+    static func redisURL(_ text: String, at node: Node, what: String, otherwise: String? = nil, reader: YAMLReader) -> RedisURL? {
+        if let url = RedisURL(text) { return url }
+        let expected = otherwise.map { "neither \($0) nor a redis:// URL" } ?? "not a redis:// URL"
+        reader.report(node, "\(what) '\(text)' is \(expected)", hint: "write \(otherwise.map { "\($0) or " } ?? "")e.g. redis://127.0.0.1:6379/0 (password from BFF_REDIS_PASSWORD)")
+        return nil
+    }
+
     private static func canonicalPath(_ path: String) -> String {
         (path as NSString).standardizingPath
     }

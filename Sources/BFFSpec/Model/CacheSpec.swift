@@ -47,15 +47,23 @@ public struct CacheSpec: Sendable, Hashable {
     }
 }
 
-/// `cache_store:` the one in-process store behind every cache of a BFF, bounded by bytes and
-/// evicting the least recently used answers first.
+/// `cache_store:` the one store behind every cache of a BFF: in this process, bounded by bytes and
+/// evicting the least recently used answers first; or in a Redis shared by the BFF's replicas.
 public struct CacheStoreSpec: Sendable, Hashable {
-    /// Bytes of stored bodies, keys and per-entry bookkeeping the store may hold.
+    /// Bytes of stored bodies, keys and per-entry bookkeeping the in-process store may hold; an
+    /// answer bigger than an eighth of it is not kept, in Redis either.
     public var maxBytes: Int
+    /// The Redis every replica reads and writes answers in; nil keeps them in this process.
+    public var redis: RedisURL?
+    /// Longest a request waits for one Redis look-up or store before it does without.
+    public var timeout: Duration
 
     public static let defaultMaxBytes = 64 << 20
+    public static let defaultTimeout: Duration = .milliseconds(200)
 
-    public init(maxBytes: Int = CacheStoreSpec.defaultMaxBytes) {
+    public init(maxBytes: Int = CacheStoreSpec.defaultMaxBytes, redis: RedisURL? = nil, timeout: Duration = CacheStoreSpec.defaultTimeout) {
         self.maxBytes = maxBytes
+        self.redis = redis
+        self.timeout = timeout
     }
 }

@@ -38,10 +38,25 @@ final class RedisServer: Sendable {
     ///
     /// - Parameter arguments: extra `redis-server` options (`["--requirepass", "secret"]`).
     static func with<T>(arguments: [String] = [], _ body: (RedisServer) async throws -> T) async throws -> T {
-        let server = RedisServer(port: try await freePort(), arguments: arguments)
+        let server = try await started(arguments: arguments)
         defer { server.kill() }
-        try await server.start()
         return try await body(server)
+    }
+
+    /// A started server; a port some other process took between choosing it and binding it is
+    /// replaced by another (tests start many servers at once).
+    private static func started(arguments: [String]) async throws -> RedisServer {
+        var attempt = 1
+        while true {
+            let server = RedisServer(port: try await freePort(), arguments: arguments)
+            do {
+                try await server.start()
+                return server
+            } catch RedisServerError.exited where attempt < 5 {
+                server.kill()
+                attempt += 1
+            }
+        }
     }
 
     /// Starts (or restarts) the server on its port and waits until it answers PING.
@@ -82,6 +97,8 @@ final class RedisServer: Sendable {
     private func waitUntilAnswering() async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
+            // It exits at once when its port is taken.
+            guard process.withLock({ $0?.isRunning ?? false }) else { throw RedisServerError.exited(port: port) }
             let probe = client { $0.reconnectBackoff = .zero }
             let answer: Result<RESPValue, RedisError>
             do {
@@ -117,4 +134,6 @@ final class RedisServer: Sendable {
 enum RedisServerError: Error {
     case noFreePort
     case notAnswering(port: Int, lastError: RedisError)
+    /// The server stopped before it answered (its port was taken).
+    case exited(port: Int)
 }

@@ -42,7 +42,7 @@ struct TestCertificate {
 }
 
 /// An https upstream on 127.0.0.1: answers every request with a fixed JSON body, and echoes the
-/// request body back for POST.
+/// request body back for POST; `/early` is answered at once, before any of the body is read.
 enum TLSStub {
     static func start(certificate: TestCertificate, body: String) async throws -> LoopbackServer {
         let tls = TLSConfiguration.makeServerConfiguration(
@@ -64,6 +64,7 @@ private final class TLSStubHandler: ChannelInboundHandler {
     let body: String
     private var method: HTTPMethod = .GET
     private var received = ByteBuffer()
+    private var early = false
 
     init(body: String) {
         self.body = body
@@ -74,18 +75,24 @@ private final class TLSStubHandler: ChannelInboundHandler {
         case .head(let head):
             method = head.method
             received.clear()
+            early = head.uri == "/early"
+            if early { respond(ByteBuffer(string: body), context: context) }
         case .body(var chunk):
-            received.writeBuffer(&chunk)
+            if !early { received.writeBuffer(&chunk) }
         case .end:
-            let answer = method == .POST ? received : ByteBuffer(string: body)
-            let head = HTTPResponseHead(
-                version: .http1_1,
-                status: .ok,
-                headers: ["content-type": "application/json", "content-length": String(answer.readableBytes), "server": "tls-stub"]
-            )
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            guard !early else { return }
+            respond(method == .POST ? received : ByteBuffer(string: body), context: context)
         }
+    }
+
+    private func respond(_ answer: ByteBuffer, context: ChannelHandlerContext) {
+        let head = HTTPResponseHead(
+            version: .http1_1,
+            status: .ok,
+            headers: ["content-type": "application/json", "content-length": String(answer.readableBytes), "server": "tls-stub"]
+        )
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NIOCore
 import Prometheus
-import Synchronization
 
 /// A store plus what to do when it fails: the one thing the request path asks about limits.
 ///
@@ -20,41 +19,32 @@ final class RateLimiter: Sendable {
         case storeUnavailable(allowed: Bool)
     }
 
-    /// Why a check got no answer from the store in time.
-    struct StoreTimeout: Error, CustomStringConvertible {
-        var after: Duration
-        var description: String { "the rate limit store did not answer within \(after)" }
-    }
-
-    static let defaultTimeout: Duration = .milliseconds(200)
-    /// Store failures are logged at most this often, however many requests they hit.
-    static let warningInterval: Duration = .seconds(5)
-
     let store: any RateLimitStore
     let onStoreError: RateLimitsSpec.OnStoreError
+    private let guarded: StoreCallGuard
+
     /// Longest a request waits for a remote store before `onStoreError` decides.
-    let timeout: Duration
-    private let logger: Logger
-    private let errors = Atomic<Int>(0)
-    private let errorCounter: Counter?
-    private let lastWarning = Atomic<UInt64>(0)
+    var timeout: Duration { guarded.timeout }
 
     /// How many checks the store failed or answered too late (for metrics and tests).
-    var storeErrors: Int { errors.load(ordering: .relaxed) }
+    var storeErrors: Int { guarded.failures }
 
     /// - Parameter storeErrors: the metric that counts store failures, beside ``storeErrors``.
     init(
         store: any RateLimitStore,
         onStoreError: RateLimitsSpec.OnStoreError,
-        timeout: Duration = RateLimiter.defaultTimeout,
+        timeout: Duration = StoreCallGuard.defaultTimeout,
         storeErrors: Counter? = nil,
         logger: Logger
     ) {
         self.store = store
-        errorCounter = storeErrors
         self.onStoreError = onStoreError
-        self.timeout = timeout
-        self.logger = logger
+        guarded = StoreCallGuard(
+            timeout: timeout,
+            warning: "rate limit store unavailable; requests are \(onStoreError == .allow ? "allowed" : "refused") meanwhile (on_store_error: \(onStoreError.rawValue))",
+            errors: storeErrors,
+            logger: logger
+        )
     }
 
     /// The limiter the spec declares: an in-process store, or a Redis one whose connections open
@@ -68,7 +58,7 @@ final class RateLimiter: Sendable {
         spec: RateLimitsSpec,
         group: any EventLoopGroup,
         keyPrefix: String,
-        timeout: Duration = RateLimiter.defaultTimeout,
+        timeout: Duration = StoreCallGuard.defaultTimeout,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         storeErrors: Counter? = nil,
         logger: Logger
@@ -78,8 +68,7 @@ final class RateLimiter: Sendable {
         case .memory(let maxKeys):
             store = MemoryRateLimitStore(maxKeys: maxKeys)
         case .redis(let url):
-            let password = environment["BFF_REDIS_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
-            let client = RedisClient(configuration: .init(url: url, password: password), group: group, logger: logger)
+            let client = RedisClient(configuration: .init(url: url, environment: environment), group: group, logger: logger)
             store = RedisRateLimitStore(client: client, keyPrefix: keyPrefix)
         }
         return RateLimiter(store: store, onStoreError: spec.onStoreError, timeout: timeout, storeErrors: storeErrors, logger: logger)
@@ -88,44 +77,16 @@ final class RateLimiter: Sendable {
     /// Checks every limit of one request at once; never throws and never waits longer than
     /// `timeout` on a remote store.
     func check(_ checks: [LimitCheck]) async -> Verdict {
-        do {
-            let decisions = store.isRemote ? try await checkWithin(timeout, checks) : try await store.check(checks)
-            return decisions.allSatisfy(\.allowed) ? .allowed(decisions) : .limited(decisions)
-        } catch {
-            errors.add(1, ordering: .relaxed)
-            errorCounter?.increment()
-            warnAtMostEveryFewSeconds(error)
+        let store = self.store
+        let operation: @Sendable () async throws -> [LimitDecision] = { try await store.check(checks) }
+        guard let decisions = store.isRemote ? await guarded.call(operation) : await guarded.callUnbounded(operation) else {
             return .storeUnavailable(allowed: onStoreError == .allow)
         }
+        return decisions.allSatisfy(\.allowed) ? .allowed(decisions) : .limited(decisions)
     }
 
     /// Closes the store's connections.
     func shutdown() async {
         await store.shutdown()
-    }
-
-    private func checkWithin(_ timeout: Duration, _ checks: [LimitCheck]) async throws -> [LimitDecision] {
-        let store = self.store
-        return try await withThrowingTaskGroup(of: [LimitDecision]?.self) { group in
-            group.addTask { try await store.check(checks) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let decisions = try await group.next() ?? nil else { throw StoreTimeout(after: timeout) }
-            return decisions
-        }
-    }
-
-    private func warnAtMostEveryFewSeconds(_ error: any Error) {
-        let now = NIODeadline.now().uptimeNanoseconds
-        let last = lastWarning.load(ordering: .relaxed)
-        guard last == 0 || now &- last >= UInt64(Self.warningInterval.nanosecondsValue) else { return }
-        guard lastWarning.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
-        logger.warning(
-            "rate limit store unavailable; requests are \(onStoreError == .allow ? "allowed" : "refused") meanwhile (on_store_error: \(onStoreError.rawValue))",
-            metadata: ["error": "\(error)", "failures": "\(storeErrors)"]
-        )
     }
 }
