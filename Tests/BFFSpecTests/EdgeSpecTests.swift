@@ -39,6 +39,7 @@ struct EdgeSpecTests {
                 rate_limits:
                   store: redis://127.0.0.1:6390/2
                   on_store_error: deny
+                  timeout: 750ms
                   limits: [{ key: ip, rate: 100/s, burst: 200 }, { key: header.x-tenant, rate: 600/m }]
                 trusted_proxies: [10.0.0.0/8, "fd00::/8"]
                 cors: { origins: ["https://shop.example.com", "https://*.example.com"], credentials: true, max_age: 5m }
@@ -66,7 +67,7 @@ struct EdgeSpecTests {
         #expect(gold.rate == RateSpec(count: 50, period: .seconds(1)) && gold.burst == 100)
         #expect(gold.quotas == [QuotaSpec(count: 10_000, window: .day), QuotaSpec(count: 1_000_000, window: .month)])
         #expect(edge.rateLimits.store == .redis(RedisURL(host: "127.0.0.1", port: 6390, database: 2)))
-        #expect(edge.rateLimits.onStoreError == .deny)
+        #expect(edge.rateLimits.onStoreError == .deny && edge.rateLimits.timeout == .milliseconds(750))
         #expect(edge.rateLimits.limits.map(\.key) == [.ip, .header("x-tenant")])
         #expect(edge.rateLimits.limits[1].rate == RateSpec(count: 600, period: .seconds(60)) && edge.rateLimits.limits[1].burst == 600)
         #expect(edge.trustedProxies.map(\.description) == ["10.0.0.0/8", "fd00:0:0:0:0:0:0:0/8"])
@@ -151,6 +152,8 @@ struct EdgeSpecTests {
         ("rate_limits: { limits: [{ key: cookie, rate: 10/s }] }", "rate limit key 'cookie' is unknown"),
         ("rate_limits: { store: mysql://x }", "neither 'memory' nor a redis:// URL"),
         ("rate_limits: { on_store_error: maybe }", "on_store_error must be allow or deny"),
+        ("rate_limits: { timeout: 0ms }", "timeout '0ms' is not a duration"),
+        ("rate_limits: { timeout: soon }", "timeout 'soon' is not a duration"),
         ("plans: { gold: { quota: 5/week } }", "quota '5/week' is not a quota"),
         ("plans: { gold: { burst: 5 } }", "has a burst but no rate"),
         ("trusted_proxies: [10.0.0.0/33]", "is not an address or CIDR"),

@@ -46,7 +46,7 @@ final class CacheRuntime: Sendable {
     ) {
         if let url = spec.redis {
             let configuration = RedisCacheStore.configuration(url: url, environment: environment, maxBytes: spec.maxBytes)
-            let client = RedisClient(configuration: configuration, group: group, logger: logger)
+            let client = RedisClient(configuration: configuration.allowing(spec.timeout), group: group, logger: logger)
             store = RedisCacheStore(client: client, bff: bff, maxBytes: spec.maxBytes, timeout: spec.timeout, errors: metrics.cacheStoreErrors, logger: logger)
         } else {
             let gauge = metrics.cacheBytes

@@ -38,6 +38,15 @@ final class RedisClient: Sendable {
             self.password = password
         }
 
+        /// This configuration with its connect and reply timeouts raised to `timeout` when that is
+        /// longer: a caller willing to wait longer than the defaults is not cut short by the client.
+        func allowing(_ timeout: Duration) -> Configuration {
+            var configuration = self
+            configuration.connectTimeout = max(connectTimeout, timeout)
+            configuration.commandTimeout = max(commandTimeout, timeout)
+            return configuration
+        }
+
         /// The spec's URL with the password from `BFF_REDIS_PASSWORD` in `environment`, if set.
         init(url: RedisURL, environment: [String: String]) {
             self.init(url: url, password: environment["BFF_REDIS_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 })

@@ -45,7 +45,7 @@ extension SpecLoader {
     static let jwksKeys = ["url", "refresh", "min_interval", "timeout", "max_bytes", "ca_file"]
     static let apiKeyKeys = ["file", "env", "header", "reload"]
     static let planKeys = ["rate", "burst", "quota"]
-    static let rateLimitsKeys = ["store", "max_keys", "on_store_error", "limits"]
+    static let rateLimitsKeys = ["store", "max_keys", "on_store_error", "timeout", "limits"]
     static let rateLimitKeys = ["key", "rate", "burst"]
     static let corsKeys = ["origins", "credentials", "max_age", "allow_headers", "expose_headers"]
     static let limitsKeys = ["request_line", "headers", "header_fields", "body", "proxy_body", "header_timeout", "idle_timeout", "max_connections"]
@@ -261,6 +261,7 @@ extension SpecLoader {
             case "on_store_error":
                 guard let text = reader.string(value, what: "on_store_error") else { continue }
                 if let mode = RateLimitsSpec.OnStoreError(rawValue: text) { spec.onStoreError = mode } else { reader.report(value, "on_store_error must be allow or deny") }
+            case "timeout": spec.timeout = reader.duration(value, what: "timeout") ?? spec.timeout
             case "limits": spec.limits = readRateLimitList(value, reader: reader)
             default: break
             }

@@ -343,16 +343,25 @@ public struct RateLimitsSpec: Sendable {
 
     public var store: Store
     public var onStoreError: OnStoreError
+    /// How long a check may wait for a remote store before `onStoreError` decides.
+    public var timeout: Duration
     /// Limits applied to every route of the BFF (the health routes excepted).
     public var limits: [RateLimitSpec]
     /// Where `rate_limits` is written; nil when the spec has none.
     public var location: SourceLocation?
 
     public static let defaultMaxKeys = 100_000
+    public static let defaultTimeout: Duration = .milliseconds(200)
 
-    public init(store: Store = .memory(maxKeys: RateLimitsSpec.defaultMaxKeys), onStoreError: OnStoreError = .allow, limits: [RateLimitSpec] = []) {
+    public init(
+        store: Store = .memory(maxKeys: RateLimitsSpec.defaultMaxKeys),
+        onStoreError: OnStoreError = .allow,
+        timeout: Duration = RateLimitsSpec.defaultTimeout,
+        limits: [RateLimitSpec] = []
+    ) {
         self.store = store
         self.onStoreError = onStoreError
+        self.timeout = timeout
         self.limits = limits
     }
 }

@@ -127,6 +127,8 @@ struct ScaleOutTests {
                 rate_limits:
                   store: redis://127.0.0.1:\(redis.port)
                   on_store_error: deny
+                  # Generous for a loaded CI machine: a check slower than this would be a 503 here.
+                  timeout: 2s
                 endpoints:
                   - route: GET /v1/items
                     auth: api_key

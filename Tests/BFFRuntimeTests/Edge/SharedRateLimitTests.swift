@@ -8,7 +8,7 @@ import Testing
 /// budget, and a Redis that dies mid-run is met with the declared `on_store_error`.
 @Suite("Edge: rate limits shared in Redis", .timeLimit(.minutes(1)))
 struct SharedRateLimitTests {
-    static func yaml(_ stub: StubUpstream, redis: RedisServer, onStoreError: String, burst: Int) -> String {
+    static func yaml(_ stub: StubUpstream, redis: RedisServer, onStoreError: String, burst: Int, timeout: String = "200ms") -> String {
         """
         name: shared-limits
         services:
@@ -16,6 +16,7 @@ struct SharedRateLimitTests {
         rate_limits:
           store: \(redis.url)
           on_store_error: \(onStoreError)
+          timeout: \(timeout)
         endpoints:
           - route: GET /v1/open
             auth: none
@@ -43,6 +44,35 @@ struct SharedRateLimitTests {
                         #expect(Array(statuses.prefix(10)) == Array(repeating: 200, count: 10), "the shared burst is used first, from both replicas")
                         #expect(stub.requests(to: "/open").count == 10)
                     }
+                }
+            }
+        }
+    }
+
+    @Test("rate_limits timeout bounds the wait for a stalled Redis: 100 ms gives a prompt 503 under deny, 5 s waits the stall out and answers 200")
+    func storeTimeout() async throws {
+        try await RedisServer.with { redis in
+            try await withStubs { stubs in
+                let stub = stubs[0]
+                stub.on("/open", body: "{}")
+                let pause: @Sendable () async throws -> Void = {
+                    let client = redis.client()
+                    _ = try? await client.send(["CLIENT", "PAUSE", "1500", "ALL"])
+                    await client.shutdown()
+                }
+                try await withGateway(Self.yaml(stub, redis: redis, onStoreError: "deny", burst: 100, timeout: "100ms")) { gateway in
+                    #expect(try await gateway.get("/v1/open").status == 200, "connected and within the burst")
+                    try await pause()
+                    let started = ContinuousClock.now
+                    #expect(try await gateway.get("/v1/open").status == 503)
+                    #expect(ContinuousClock.now - started < .milliseconds(1200), "the check gave up at its timeout, not when Redis came back")
+                }
+                try await Task.sleep(for: .milliseconds(1600))
+                try await withGateway(Self.yaml(stub, redis: redis, onStoreError: "deny", burst: 100, timeout: "5s")) { gateway in
+                    let first = try await gateway.get("/v1/open")
+                    #expect(first.status == 200, "\(first.text)")
+                    try await pause()
+                    #expect(try await gateway.get("/v1/open").status == 200, "a stall shorter than the timeout is waited out")
                 }
             }
         }

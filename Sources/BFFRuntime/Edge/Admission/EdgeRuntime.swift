@@ -69,7 +69,7 @@ final class EdgeRuntime: Sendable {
         self.jwks = jwks
         self.apiKeys = apiKeys
         // A Redis store connects on first use, so `bff validate` never reaches out to it.
-        limiter = limited ? RateLimiter.make(spec: edge.rateLimits, group: group, keyPrefix: client.name, storeErrors: storeErrors, logger: logger) : nil
+        limiter = limited ? RateLimiter.make(spec: edge.rateLimits, group: group, keyPrefix: client.name, timeout: edge.rateLimits.timeout, storeErrors: storeErrors, logger: logger) : nil
         claimHeaders = (edge.auth?.forwardClaims ?? []).compactMap { entry in HTTPField.Name(entry.header).map { (entry.claim, $0) } }
         self.services = services
     }

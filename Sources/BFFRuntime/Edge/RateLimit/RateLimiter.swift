@@ -68,7 +68,7 @@ final class RateLimiter: Sendable {
         case .memory(let maxKeys):
             store = MemoryRateLimitStore(maxKeys: maxKeys)
         case .redis(let url):
-            let client = RedisClient(configuration: .init(url: url, environment: environment), group: group, logger: logger)
+            let client = RedisClient(configuration: .init(url: url, environment: environment).allowing(timeout), group: group, logger: logger)
             store = RedisRateLimitStore(client: client, keyPrefix: keyPrefix)
         }
         return RateLimiter(store: store, onStoreError: spec.onStoreError, timeout: timeout, storeErrors: storeErrors, logger: logger)
