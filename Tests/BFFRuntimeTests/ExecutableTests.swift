@@ -40,7 +40,7 @@ import Testing
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
+        try process.runSerially()
         let (out, err) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Data), Never>) in
             Thread.detachNewThread {
                 let err = ThreadBox<Data>()
@@ -193,7 +193,7 @@ import Testing
         process.currentDirectoryURL = Self.repositoryRoot
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runSerially()
         let demo = RunningBFF(process: process, base: "http://127.0.0.1:9101")
         defer { demo.kill() }
         let up = await eventually(within: .seconds(10)) { await Self.status(demo.base + "/users/u1") == 200 }
@@ -240,7 +240,7 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        try process.run()
+        try process.runSerially()
         let bff = RunningBFF(process: process, base: "http://127.0.0.1:\(port)")
         defer { bff.kill() }
         let started = await eventually(within: .seconds(10)) { await status(bff.base + "/health") == 200 }

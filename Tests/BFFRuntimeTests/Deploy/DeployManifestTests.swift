@@ -114,7 +114,7 @@ struct DeployManifestTests {
             process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--no-access-log"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try process.runSerially()
             defer {
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
                 process.waitUntilExit()

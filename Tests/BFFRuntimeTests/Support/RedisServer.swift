@@ -69,7 +69,7 @@ final class RedisServer: Sendable {
         ] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runSerially()
         self.process.withLock { $0 = process }
         try await waitUntilAnswering()
     }

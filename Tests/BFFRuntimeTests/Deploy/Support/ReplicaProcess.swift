@@ -34,7 +34,7 @@ final class ReplicaProcess: Sendable {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = try Self.logFile(folder.appendingPathComponent("\(name)-\(state.starts).out"))
             process.standardError = try Self.logFile(folder.appendingPathComponent("\(name)-\(state.starts).err"))
-            try process.run()
+            try process.runSerially()
             state.process = process
         }
     }
