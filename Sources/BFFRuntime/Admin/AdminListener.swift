@@ -27,8 +27,8 @@ enum AdminListener {
         onListening: (@Sendable (Int) async -> Void)?
     ) -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
-        let openConnections = metrics.registry.makeGauge(
-            name: "bff_upstream_connections_open",
+        let openConnections = metrics.registry.gauge(
+"bff_upstream_connections_open",
             help: "Plain-HTTP connections to services open right now, pooled or busy (TLS services are pooled by AsyncHTTPClient)."
         )
         router.get("metrics") { _, _ -> Response in

@@ -48,14 +48,14 @@ final class BFFMetrics: Sendable {
     }
 
     init() {
-        inFlight = registry.makeGauge(name: "bff_http_requests_in_flight", help: "Requests being answered right now.")
-        rateLimitStoreErrors = registry.makeCounter(
-            name: "bff_rate_limit_store_errors_total",
+        inFlight = registry.gauge("bff_http_requests_in_flight", help: "Requests being answered right now.")
+        rateLimitStoreErrors = registry.counter(
+"bff_rate_limit_store_errors_total",
             help: "Rate-limit checks the store failed to answer in time; on_store_error decided each."
         )
-        cacheBytes = registry.makeGauge(name: "bff_cache_bytes", help: "Bytes the in-process response cache holds: bodies, keys and per-entry bookkeeping.")
-        cacheStoreErrors = registry.makeCounter(
-            name: "bff_cache_store_errors_total",
+        cacheBytes = registry.gauge("bff_cache_bytes", help: "Bytes the in-process response cache holds: bodies, keys and per-entry bookkeeping.")
+        cacheStoreErrors = registry.counter(
+"bff_cache_store_errors_total",
             help: "Cache look-ups and stores the Redis store failed or answered too late; each look-up was a miss, each store kept nothing."
         )
         let registry = self.registry
@@ -63,8 +63,8 @@ final class BFFMetrics: Sendable {
             uniqueKeysWithValues: CacheResult.allCases.map { result in
                 (
                     result,
-                    registry.makeCounter(
-                        name: "bff_cache_requests_total",
+                    registry.counter(
+"bff_cache_requests_total",
                         labels: [("result", result.rawValue)],
                         help: "Cache look-ups: hit (fresh), miss (fetched), coalesced (joined a fetch in flight), stale (a stale copy served)."
                     )
@@ -81,8 +81,8 @@ final class BFFMetrics: Sendable {
         let (counter, histogram, callSeries) = series.withLock { series in
             let key = RequestKey(route: route, status: status)
             let counter = series.requests[key] ?? {
-                let made = registry.makeCounter(
-                    name: "bff_http_requests_total",
+                let made = registry.counter(
+"bff_http_requests_total",
                     labels: [("route", route), ("status", String(status))],
                     help: "Requests answered, by route pattern and HTTP status."
                 )
@@ -90,8 +90,8 @@ final class BFFMetrics: Sendable {
                 return made
             }()
             let histogram = series.requestDurations[route] ?? {
-                let made = registry.makeDurationHistogram(
-                    name: "bff_http_request_duration_seconds",
+                let made = registry.durationHistogram(
+"bff_http_request_duration_seconds",
                     labels: [("route", route)],
                     buckets: Self.requestBuckets,
                     help: "Time from the request head to the response, by route pattern."
@@ -103,8 +103,8 @@ final class BFFMetrics: Sendable {
                 let callRoute = CallRoute(route: route, call: sample.name)
                 let key = CallKey(call: callRoute, outcome: sample.status)
                 let counter = series.calls[key] ?? {
-                    let made = registry.makeCounter(
-                        name: "bff_upstream_calls_total",
+                    let made = registry.counter(
+"bff_upstream_calls_total",
                         labels: [("route", route), ("call", sample.name), ("outcome", sample.status.rawValue)],
                         help: "Calls of aggregations, by route, call name and outcome (ok, error, timeout, skipped, cancelled)."
                     )
@@ -112,8 +112,8 @@ final class BFFMetrics: Sendable {
                     return made
                 }()
                 let histogram = series.callDurations[callRoute] ?? {
-                    let made = registry.makeDurationHistogram(
-                        name: "bff_upstream_call_duration_seconds",
+                    let made = registry.durationHistogram(
+"bff_upstream_call_duration_seconds",
                         labels: [("route", route), ("call", sample.name)],
                         buckets: Self.requestBuckets,
                         help: "Time each call of an aggregation took, by route and call name."

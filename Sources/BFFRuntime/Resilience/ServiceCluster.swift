@@ -187,21 +187,21 @@ struct ClusterMetrics: Sendable {
 
     init(service: String, metrics: BFFMetrics) {
         let registry = metrics.registry
-        breakerState = registry.makeGauge(
-            name: "bff_circuit_breaker_state",
+        breakerState = registry.gauge(
+"bff_circuit_breaker_state",
             labels: [("service", service)],
             help: "The service's circuit breaker: 0 closed, 1 half-open, 2 open (0 without a breaker)."
         )
-        availableInstances = registry.makeGauge(
-            name: "bff_upstream_instances_available",
+        availableInstances = registry.gauge(
+"bff_upstream_instances_available",
             labels: [("service", service)],
             help: "Instances of the service in rotation: passing health checks and not ejected."
         )
-        retries = registry.makeCounter(name: "bff_upstream_retries_total", labels: [("service", service)], help: "Retries sent to a service.")
-        hedges = registry.makeCounter(name: "bff_upstream_hedges_total", labels: [("service", service)], help: "Hedged second requests sent to a service.")
-        ejections = registry.makeCounter(name: "bff_upstream_ejections_total", labels: [("service", service)], help: "Instances ejected after consecutive failures.")
-        breakerRejections = registry.makeCounter(
-            name: "bff_circuit_breaker_rejections_total",
+        retries = registry.counter("bff_upstream_retries_total", labels: [("service", service)], help: "Retries sent to a service.")
+        hedges = registry.counter("bff_upstream_hedges_total", labels: [("service", service)], help: "Hedged second requests sent to a service.")
+        ejections = registry.counter("bff_upstream_ejections_total", labels: [("service", service)], help: "Instances ejected after consecutive failures.")
+        breakerRejections = registry.counter(
+"bff_circuit_breaker_rejections_total",
             labels: [("service", service)],
             help: "Calls failed fast because the service's circuit breaker was open."
         )
