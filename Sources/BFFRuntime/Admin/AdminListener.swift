@@ -28,7 +28,7 @@ enum AdminListener {
     ) -> some ApplicationProtocol {
         let router = Hummingbird.Router(context: BasicRequestContext.self)
         let openConnections = metrics.registry.gauge(
-"bff_upstream_connections_open",
+            "bff_upstream_connections_open",
             help: "Plain-HTTP connections to services open right now, pooled or busy (TLS services are pooled by AsyncHTTPClient)."
         )
         router.get("metrics") { _, _ -> Response in

@@ -50,12 +50,12 @@ final class BFFMetrics: Sendable {
     init() {
         inFlight = registry.gauge("bff_http_requests_in_flight", help: "Requests being answered right now.")
         rateLimitStoreErrors = registry.counter(
-"bff_rate_limit_store_errors_total",
+            "bff_rate_limit_store_errors_total",
             help: "Rate-limit checks the store failed to answer in time; on_store_error decided each."
         )
         cacheBytes = registry.gauge("bff_cache_bytes", help: "Bytes the in-process response cache holds: bodies, keys and per-entry bookkeeping.")
         cacheStoreErrors = registry.counter(
-"bff_cache_store_errors_total",
+            "bff_cache_store_errors_total",
             help: "Cache look-ups and stores the Redis store failed or answered too late; each look-up was a miss, each store kept nothing."
         )
         let registry = self.registry
@@ -64,7 +64,7 @@ final class BFFMetrics: Sendable {
                 (
                     result,
                     registry.counter(
-"bff_cache_requests_total",
+                        "bff_cache_requests_total",
                         labels: [("result", result.rawValue)],
                         help: "Cache look-ups: hit (fresh), miss (fetched), coalesced (joined a fetch in flight), stale (a stale copy served)."
                     )
@@ -82,7 +82,7 @@ final class BFFMetrics: Sendable {
             let key = RequestKey(route: route, status: status)
             let counter = series.requests[key] ?? {
                 let made = registry.counter(
-"bff_http_requests_total",
+                    "bff_http_requests_total",
                     labels: [("route", route), ("status", String(status))],
                     help: "Requests answered, by route pattern and HTTP status."
                 )
@@ -91,7 +91,7 @@ final class BFFMetrics: Sendable {
             }()
             let histogram = series.requestDurations[route] ?? {
                 let made = registry.durationHistogram(
-"bff_http_request_duration_seconds",
+                    "bff_http_request_duration_seconds",
                     labels: [("route", route)],
                     buckets: Self.requestBuckets,
                     help: "Time from the request head to the response, by route pattern."
@@ -104,7 +104,7 @@ final class BFFMetrics: Sendable {
                 let key = CallKey(call: callRoute, outcome: sample.status)
                 let counter = series.calls[key] ?? {
                     let made = registry.counter(
-"bff_upstream_calls_total",
+                        "bff_upstream_calls_total",
                         labels: [("route", route), ("call", sample.name), ("outcome", sample.status.rawValue)],
                         help: "Calls of aggregations, by route, call name and outcome (ok, error, timeout, skipped, cancelled)."
                     )
@@ -113,7 +113,7 @@ final class BFFMetrics: Sendable {
                 }()
                 let histogram = series.callDurations[callRoute] ?? {
                     let made = registry.durationHistogram(
-"bff_upstream_call_duration_seconds",
+                        "bff_upstream_call_duration_seconds",
                         labels: [("route", route), ("call", sample.name)],
                         buckets: Self.requestBuckets,
                         help: "Time each call of an aggregation took, by route and call name."

@@ -188,12 +188,12 @@ struct ClusterMetrics: Sendable {
     init(service: String, metrics: BFFMetrics) {
         let registry = metrics.registry
         breakerState = registry.gauge(
-"bff_circuit_breaker_state",
+            "bff_circuit_breaker_state",
             labels: [("service", service)],
             help: "The service's circuit breaker: 0 closed, 1 half-open, 2 open (0 without a breaker)."
         )
         availableInstances = registry.gauge(
-"bff_upstream_instances_available",
+            "bff_upstream_instances_available",
             labels: [("service", service)],
             help: "Instances of the service in rotation: passing health checks and not ejected."
         )
@@ -201,7 +201,7 @@ struct ClusterMetrics: Sendable {
         hedges = registry.counter("bff_upstream_hedges_total", labels: [("service", service)], help: "Hedged second requests sent to a service.")
         ejections = registry.counter("bff_upstream_ejections_total", labels: [("service", service)], help: "Instances ejected after consecutive failures.")
         breakerRejections = registry.counter(
-"bff_circuit_breaker_rejections_total",
+            "bff_circuit_breaker_rejections_total",
             labels: [("service", service)],
             help: "Calls failed fast because the service's circuit breaker was open."
         )
