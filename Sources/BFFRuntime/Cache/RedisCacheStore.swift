@@ -46,7 +46,7 @@ final class RedisCacheStore: CacheStore {
         wallNow: @escaping UnixClock = systemUnixClock
     ) {
         self.client = client
-        maxRecordBytes = maxBytes / 8
+        maxRecordBytes = ResponseCache.largestEntry(within: maxBytes)
         keyPrefix = "bff:cache:" + bff + ":"
         generationKey = "bff:cachegen:" + bff
         guarded = StoreCallGuard(
@@ -63,8 +63,9 @@ final class RedisCacheStore: CacheStore {
     /// allowed to be as large as the largest record kept.
     static func configuration(url: RedisURL, environment: [String: String], maxBytes: Int) -> RedisClient.Configuration {
         var configuration = RedisClient.Configuration(url: url, environment: environment)
-        configuration.replyLimits.bulkBytes = max(configuration.replyLimits.bulkBytes, maxBytes / 8)
-        configuration.replyLimits.replyBytes = max(configuration.replyLimits.replyBytes, maxBytes / 8 + 64 * 1024)
+        let largest = ResponseCache.largestEntry(within: maxBytes)
+        configuration.replyLimits.bulkBytes = max(configuration.replyLimits.bulkBytes, largest)
+        configuration.replyLimits.replyBytes = max(configuration.replyLimits.replyBytes, largest + 64 * 1024)
         return configuration
     }
 

@@ -59,6 +59,10 @@ enum CacheEntry: Sendable {
 /// Bodies are copied into buffers of their own size when stored, so a stored slice never pins a
 /// larger buffer the charge does not see.
 final class ResponseCache: Sendable {
+    /// The largest answer a store of `maxBytes` keeps: an eighth, so one answer cannot evict most
+    /// of the others. The Redis store applies the same rule.
+    static func largestEntry(within maxBytes: Int) -> Int { maxBytes / 8 }
+
     /// What one entry costs beyond its body and key: the node, the index slot and the entry's fields.
     static let overheadBytes = 128
 
@@ -119,7 +123,7 @@ final class ResponseCache: Sendable {
         storage.withLock { storage in
             guard storage.generation == generation else { return }
             if let existing = storage.index[key] { storage.remove(existing) }
-            guard cost <= maxBytes / 8 else {
+            guard cost <= Self.largestEntry(within: maxBytes) else {
                 onBytesChanged(storage.bytes)
                 return
             }
