@@ -232,17 +232,24 @@ public final class BFFServer: Service, Sendable {
                 onListening: onAdminListening
             )
         }
+        // The admin listener is shut down gracefully once the public one has drained (cancelling
+        // it instead makes Hummingbird log errors on every clean exit); background work is cancelled.
+        let adminGroup = admin.map { ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: $0)], logger: logger)) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for service in background {
                 tasks.addTask { try await service.run() }
             }
-            if let admin {
-                tasks.addTask { try await admin.run() }
-            }
-            try await withGracefulShutdownHandler {
-                try await app.run()
-            } onGracefulShutdown: {
-                self.readiness.startDraining()
+            try await withThrowingTaskGroup(of: Void.self) { listeners in
+                if let adminGroup {
+                    listeners.addTask { try await adminGroup.run() }
+                }
+                try await withGracefulShutdownHandler {
+                    try await app.run()
+                } onGracefulShutdown: {
+                    self.readiness.startDraining()
+                }
+                await adminGroup?.triggerGracefulShutdown()
+                try await listeners.waitForAll()
             }
             tasks.cancelAll()
         }
