@@ -28,37 +28,21 @@ import Testing
 
     /// Runs `executable` to completion and returns its exit status and both outputs.
     ///
-    /// The waiting happens on a thread of its own, never on one of the few threads every test's
-    /// tasks share: a test waiting for a process must not stall the others' timers and watchers.
+    /// The child is reaped and its output read on threads of their own (see ``ChildProcess``), never
+    /// on one of the few threads every test's tasks share: a test waiting for a process must not
+    /// stall the others' timers and watchers.
     /// - Parameter environment: the whole environment of the process; nil inherits this one.
     static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
-        if let environment { process.environment = environment }
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.runSerially()
-        let (out, err) = await withCheckedContinuation { (continuation: CheckedContinuation<(Data, Data), Never>) in
-            Thread.detachNewThread {
-                let err = ThreadBox<Data>()
-                let reader = Thread { err.value = errors.fileHandleForReading.readDataToEndOfFile(); err.done.signal() }
-                reader.start()
-                let out = output.fileHandleForReading.readDataToEndOfFile()
-                err.done.wait()
-                process.waitUntilExit()
-                continuation.resume(returning: (out, err.value ?? Data()))
-            }
-        }
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
-
-    /// A value one thread hands another, with the signal that it is there.
-    private final class ThreadBox<Value>: @unchecked Sendable {
-        var value: Value?
-        let done = DispatchSemaphore(value: 0)
+        let child = try ChildProcess(
+            executable: executable.path,
+            arguments: arguments,
+            environment: environment.map { .exactly($0) } ?? .inherited(adding: [:]),
+            workingDirectory: repositoryRoot.path,
+            standardOutput: .captured,
+            standardError: .captured
+        )
+        let termination = await child.exit()
+        return (termination.status, child.output, child.errors)
     }
 
     @Test("bff validate accepts the four shipped specs")
@@ -187,13 +171,13 @@ import Testing
 
     @Test("bff demo --services-only serves the demo services and no BFF, and exits 0 on SIGTERM")
     func demoServicesOnly() async throws {
-        let process = Process()
-        process.executableURL = try Self.binary("bff")
-        process.arguments = ["demo", "--services-only"]
-        process.currentDirectoryURL = Self.repositoryRoot
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.runSerially()
+        let process = try ChildProcess(
+            executable: Self.binary("bff").path,
+            arguments: ["demo", "--services-only"],
+            workingDirectory: Self.repositoryRoot.path,
+            standardOutput: .discarded,
+            standardError: .discarded
+        )
         let demo = RunningBFF(process: process, base: "http://127.0.0.1:9101")
         defer { demo.kill() }
         let up = await eventually(within: .seconds(10)) { await Self.status(demo.base + "/users/u1") == 200 }
@@ -206,17 +190,17 @@ import Testing
 
     /// A BFF executable started by a test, on a free port of its own.
     struct RunningBFF {
-        let process: Process
+        let process: ChildProcess
         /// `http://127.0.0.1:PORT` of its public listener.
         let base: String
 
-        func terminate() { Foundation.kill(process.processIdentifier, SIGTERM) }
-        func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+        func terminate() { process.send(SIGTERM) }
+        func kill() { process.kill() }
 
         /// Its exit status once it has exited; nil when it is still running after `timeout`.
         func exitStatus(within timeout: Duration) async throws -> Int32? {
             let exited = await eventually(within: timeout) { !process.isRunning }
-            return exited ? process.terminationStatus : nil
+            return exited ? process.termination?.status : nil
         }
     }
 
@@ -234,13 +218,13 @@ import Testing
         try spec.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
 
-        let process = Process()
-        process.executableURL = try binary(executable)
-        process.arguments = ["--spec", file, "--listen", "127.0.0.1:\(port)", "--no-access-log"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        try process.runSerially()
+        let process = try ChildProcess(
+            executable: binary(executable).path,
+            arguments: ["--spec", file, "--listen", "127.0.0.1:\(port)", "--no-access-log"] + arguments,
+            environment: .inherited(adding: environment),
+            standardOutput: .discarded,
+            standardError: .discarded
+        )
         let bff = RunningBFF(process: process, base: "http://127.0.0.1:\(port)")
         defer { bff.kill() }
         let started = await eventually(within: .seconds(10)) { await status(bff.base + "/health") == 200 }

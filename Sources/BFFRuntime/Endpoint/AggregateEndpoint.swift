@@ -33,20 +33,25 @@ struct AggregateEndpoint: EndpointHandler {
             context.noteOutcomes(route: plan.route.path, error.outcomes)
             throw error.problem
         }
-        let names = plan.callNames
-        context.noteOutcomes(route: plan.route.path, Array(zip(names.names, outcomes)))
+        context.noteOutcomes(route: plan.route.path, Array(zip(plan.callNames.names, outcomes)))
+        let answer = answer(outcomes, ifNoneMatch: ifNoneMatch)
+        if let cache, let cacheKey, !ResponseComposer.isDegraded(outcomes) {
+            await cache.store(answer.composed, entityTag: answer.entityTag, under: cacheKey, generation: generation)
+        }
+        return answer.response
+    }
+
+    /// The answer for a plan's outcomes: the composed body and its ETag (or a 304).
+    func answer(_ outcomes: [CallOutcome], ifNoneMatch: String?) -> AggregateResponse.Answer {
         let body = ResponseComposer.body(
-            names: names,
+            names: plan.callNames,
             outcomes: outcomes,
             shape: plan.output,
             includeMeta: plan.includeMeta,
             allocator: ByteBufferAllocator()
         )
         let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
-        if let cache, let cacheKey, !ResponseComposer.isDegraded(outcomes) {
-            await cache.store(body.buffer, entityTag: entityTag, under: cacheKey, generation: generation)
-        }
-        return AggregateResponse.make(body: body.buffer, entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch)
+        return AggregateResponse.answer(body: body.buffer, entityTag: entityTag, names: plan.callNames, outcomes: outcomes, ifNoneMatch: ifNoneMatch)
     }
 }
 
@@ -58,7 +63,27 @@ enum AggregateResponse {
     /// `Cache-Control: private, no-cache` lets the client keep its own copy and revalidate it with
     /// `If-None-Match` every time, and keeps shared caches from storing a caller's answer.
     static func make(body: ByteBuffer, entityTag: String, names: CallNames, outcomes: [CallOutcome], ifNoneMatch: String?) -> Response {
+        answer(body: body, entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch).response
+    }
+
+    /// ``make(body:entityTag:names:outcomes:ifNoneMatch:)`` as its parts.
+    static func answer(body: ByteBuffer, entityTag: String, names: CallNames, outcomes: [CallOutcome], ifNoneMatch: String?) -> Answer {
         respond(body: body, entityTag: entityTag, headers: reportHeaders(names: names, outcomes: outcomes), ifNoneMatch: ifNoneMatch)
+    }
+
+    /// An aggregated answer before it becomes a response: 200 with the body, or 304 without it.
+    struct Answer {
+        var status: HTTPResponse.Status
+        var headers: HTTPFields
+        /// The body sent: the composed one, or nil for a 304.
+        var body: ByteBuffer?
+        /// The composed body, sent or not (what a cache keeps).
+        var composed: ByteBuffer
+        var entityTag: String
+
+        var response: Response {
+            Response(status: status, headers: headers, body: body.map { .init(byteBuffer: $0) } ?? .init())
+        }
     }
 
     /// The answer for a body from the endpoint's cache: the stored bytes as they were composed,
@@ -68,7 +93,7 @@ enum AggregateResponse {
         headers[.bffDegraded] = "false"
         headers[.serverTiming] = #"cache;desc="hit""#
         headers[.age] = String(CachedResponse.seconds(age))
-        return respond(body: body, entityTag: entityTag, headers: headers, ifNoneMatch: ifNoneMatch)
+        return respond(body: body, entityTag: entityTag, headers: headers, ifNoneMatch: ifNoneMatch).response
     }
 
     /// The ETag of a body whose first `contentBytes` hold its sections; see ``EntityTag``.
@@ -76,15 +101,15 @@ enum AggregateResponse {
         EntityTag.make(content: body.getSlice(at: body.readerIndex, length: contentBytes) ?? body, outcomes: outcomes)
     }
 
-    private static func respond(body: ByteBuffer, entityTag: String, headers: HTTPFields, ifNoneMatch: String?) -> Response {
+    private static func respond(body: ByteBuffer, entityTag: String, headers: HTTPFields, ifNoneMatch: String?) -> Answer {
         var headers = headers
         headers[.eTag] = entityTag
         headers[.cacheControl] = "private, no-cache"
         if let ifNoneMatch, EntityTag.matches(ifNoneMatch, entityTag) {
-            return Response(status: .notModified, headers: headers)
+            return Answer(status: .notModified, headers: headers, body: nil, composed: body, entityTag: entityTag)
         }
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        return Answer(status: .ok, headers: headers, body: body, composed: body, entityTag: entityTag)
     }
 
     static func reportHeaders(names: CallNames, outcomes: [CallOutcome]) -> HTTPFields {
@@ -111,6 +136,13 @@ extension BFFRequestContext {
             degradedCalls: degraded.map(\.0),
             calls: outcomes.map { CallSample(name: $0.0, status: $0.1.status, milliseconds: $0.1.milliseconds) }
         )
+        AggregateResponse.logDegraded(degraded, requestID: requestID, logger: logger)
+    }
+}
+
+extension AggregateResponse {
+    /// Logs why each degraded call did, at debug level.
+    static func logDegraded(_ degraded: [(String, CallOutcome)], requestID: String, logger: Logger) {
         for (name, outcome) in degraded {
             logger.debug(
                 "call degraded",

@@ -62,35 +62,39 @@ struct CallRunner: Sendable {
         hedge: HedgeSpec? = nil,
         eventLoop: (any EventLoop)?
     ) async -> CallOutcome {
-        let started = NIODeadline.now()
-        func elapsed() -> Double { Double((NIODeadline.now() - started).nanoseconds) / 1e6 }
-        if deadline - started < .nanoseconds(deadlines.minRemaining.nanosecondsValue) || deadline <= started {
-            return .failed(.skipped, milliseconds: 0, fallback: fallback, reason: "too little time left before the endpoint deadline")
+        let loop = transport.eventLoop(preferring: eventLoop)
+        return await loop.awaitWork { completion in
+            self.start(service: service, target: target, headers: headers, deadline: deadline, fallback: fallback, parse: parse, hedge: hedge, on: loop, completion: completion)
         }
-        let permit = service.breaker?.acquire(at: started.uptimeNanoseconds) ?? .allowed
-        if case .rejected(let retryAfter) = permit {
-            service.metrics.breakerRejections.increment()
-            var outcome = CallOutcome.failed(.circuitOpen, milliseconds: 0, fallback: fallback, reason: "service '\(service.name)' has its circuit breaker open")
-            outcome.attempts = 0
-            outcome.retryAfter = retryAfter
-            return outcome
-        }
-        let request = UpstreamRequest(method: .GET, target: target, headers: headers)
-        let tries = await attempts(request, to: service, deadline: deadline, hedge: hedge, eventLoop: eventLoop)
-        service.breaker?.record(permit, tries.last.verdict, at: NIODeadline.uptimeNow)
-
-        var outcome = Self.outcome(of: tries.last, service: service.name, milliseconds: elapsed(), fallback: fallback, parse: parse)
-        outcome.attempts = tries.count
-        outcome.hedged = tries.hedged
-        if case .success(let response) = tries.last.result { outcome.responseHeaders = response.headers }
-        return outcome
     }
 
-    /// What the tries for one call came to: the deciding one, how many were made, whether any hedged.
-    private struct Tries {
-        var last: Attempt
-        var count: Int
-        var hedged: Bool
+    /// The callback form of ``run(service:target:headers:deadline:fallback:parse:hedge:eventLoop:)``,
+    /// for the fan-out's state machine: starts the call from `eventLoop` (the caller is on it) and
+    /// calls `completion` there exactly once.
+    func start(
+        service: ServiceCluster,
+        target: String,
+        headers: HTTPHeaders,
+        deadline: NIODeadline,
+        fallback: JSONValue?,
+        parse: Bool,
+        hedge: HedgeSpec?,
+        on eventLoop: any EventLoop,
+        completion: @escaping (CallOutcome) -> Void
+    ) -> any LoopCancellable {
+        let call = CallInFlight(
+            runner: self,
+            service: service,
+            request: UpstreamRequest(method: .GET, target: target, headers: headers),
+            deadline: deadline,
+            fallback: fallback,
+            parse: parse,
+            hedge: hedge,
+            eventLoop: eventLoop,
+            completion: completion
+        )
+        call.begin()
+        return call
     }
 
     /// Runs a compiled call of a plan, through `cache` when the call declares one.
@@ -136,33 +140,9 @@ struct CallRunner: Sendable {
         )
     }
 
-    /// Every try made for one call, the deciding one last.
-    private func attempts(
-        _ request: UpstreamRequest,
-        to service: ServiceCluster,
-        deadline: NIODeadline,
-        hedge: HedgeSpec?,
-        eventLoop: (any EventLoop)?
-    ) async -> Tries {
-        let first = await hedged(request, to: service, excluding: [], deadline: deadline, hedge: hedge, eventLoop: eventLoop)
-        service.retryBudget?.deposit()
-        var tries = Tries(last: first, count: 1, hedged: first.hedged)
-        var tried = [first.instance]
-        while tries.last.isRetryable, let pause = service.retryPause(after: tries.count, deadline: deadline, minRemaining: deadlines.minRemaining) {
-            if pause > .zero {
-                do { try await Task.sleep(for: pause) } catch { break }
-            }
-            service.metrics.retries.increment()
-            let next = await hedged(request, to: service, excluding: tried, deadline: deadline, hedge: hedge, eventLoop: eventLoop)
-            tried.append(next.instance)
-            tries = Tries(last: next, count: tries.count + 1, hedged: tries.hedged || next.hedged)
-        }
-        return tries
-    }
-
     /// One attempt, raced by hedged requests to other instances when `hedge` says so: the first
     /// complete answer wins and the others are cancelled (their connections closed).
-    private func hedged(
+    func hedged(
         _ request: UpstreamRequest,
         to service: ServiceCluster,
         excluding tried: [Int],
@@ -233,27 +213,44 @@ struct CallRunner: Sendable {
         deadline: NIODeadline,
         eventLoop: (any EventLoop)?
     ) async -> Attempt {
-        var request = request
         let started = NIODeadline.now()
-        if let header = deadlines.header {
-            request.headers.replaceOrAdd(name: header, value: String(max(0, (deadline - started).nanoseconds / 1_000_000)))
-        }
+        let request = prepared(request, deadline: deadline, at: started)
         instance.started()
         defer { instance.finished() }
+        let result: Result<UpstreamResponse, UpstreamError>
         do {
-            let response = try await transport.send(request, to: instance.endpoint, deadline: deadline, on: eventLoop)
+            result = .success(try await transport.send(request, to: instance.endpoint, deadline: deadline, on: eventLoop))
+        } catch {
+            result = .failure(error)
+        }
+        return Self.attempt(result, to: instance, of: service, started: started)
+    }
+
+    /// `request` with the time left before `deadline` in the deadline header, when the BFF sends one.
+    func prepared(_ request: UpstreamRequest, deadline: NIODeadline, at now: NIODeadline) -> UpstreamRequest {
+        guard let header = deadlines.header else { return request }
+        var request = request
+        request.headers.replaceOrAdd(name: header, value: String(max(0, (deadline - now).nanoseconds / 1_000_000)))
+        return request
+    }
+
+    /// An attempt's result, after feeding it to the instance's ejection state and the service's latency window.
+    static func attempt(_ result: Result<UpstreamResponse, UpstreamError>, to instance: UpstreamInstance, of service: ServiceCluster, started: NIODeadline) -> Attempt {
+        switch result {
+        case .success(let response):
             let failed = response.status.code >= 500
             service.report(instance, failed: failed)
             if !failed, let latency = service.latency { latency.record(.nanoseconds((NIODeadline.now() - started).nanoseconds)) }
-            return Attempt(result: .success(response), instance: instance.index)
-        } catch {
-            if case .cancelled = error {} else { service.report(instance, failed: true) }
-            return Attempt(result: .failure(error), instance: instance.index)
+        case .failure(.cancelled):
+            break
+        case .failure:
+            service.report(instance, failed: true)
         }
+        return Attempt(result: result, instance: instance.index)
     }
 
     /// The call's outcome from its deciding attempt.
-    private static func outcome(of attempt: Attempt, service: String, milliseconds: Double, fallback: JSONValue?, parse: Bool) -> CallOutcome {
+    static func outcome(of attempt: Attempt, service: String, milliseconds: Double, fallback: JSONValue?, parse: Bool) -> CallOutcome {
         let response: UpstreamResponse
         switch attempt.result {
         case .failure(let error):

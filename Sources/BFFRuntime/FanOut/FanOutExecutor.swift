@@ -2,12 +2,15 @@ import BFFSpec
 import NIOCore
 import NIOHTTP1
 
-/// Runs a compiled plan as a DAG with structured concurrency: every call starts the moment its
-/// own inputs are ready, all in one task group, so cancellation reaches every call in flight.
+/// Runs a compiled plan as a DAG: every call starts the moment its own inputs are ready.
 ///
-/// A required call that fails cancels the rest at once and the whole execution throws
+/// A required call that fails cancels the rest at once and the whole execution fails with
 /// ``RequiredCallFailed``; optional calls that fail yield their fallback. Calls with a `cache:`
 /// go through the BFF's cache, and a required call served a stale copy does not fail.
+///
+/// The plan runs as one state machine on the request's event loop (``PlanRun``), with no task or
+/// promise per call. ``execute(_:inputs:eventLoop:)`` is its structured form: the awaiting task is
+/// the scope of every call, and cancelling it cancels every call in flight.
 struct FanOutExecutor: Sendable {
     let runner: CallRunner
     /// The BFF's cache; nil when no call or endpoint of it caches.
@@ -18,94 +21,182 @@ struct FanOutExecutor: Sendable {
         inputs: RequestInputs,
         eventLoop: (any EventLoop)?
     ) async throws(RequiredCallFailed) -> [CallOutcome] {
-        let deadline = NIODeadline.now() + .nanoseconds(plan.timeout.nanosecondsValue)
-        var outcomes = [CallOutcome?](repeating: nil, count: plan.calls.count)
-        var waitingOn = plan.calls.map(\.dependencies.count)
-        var failedRequired: Int?
+        let loop = runner.transport.eventLoop(preferring: eventLoop)
+        let result: Result<[CallOutcome], RequiredCallFailed> = await loop.awaitWork { completion in
+            self.start(plan, inputs: inputs, on: loop, completion: completion)
+        }
+        return try result.get()
+    }
 
-        await withTaskGroup(of: (Int, CallOutcome).self) { group in
-            /// Starts a call whose inputs are all settled, or settles it at once as skipped.
-            func launch(_ index: Int) -> CallOutcome? {
-                let call = plan.calls[index]
-                let lookup: (String) -> JSONValue? = { name in
-                    plan.calls.first(where: { $0.name == name }).flatMap { outcomes[$0.index]?.value }
-                }
-                let target: String
-                var headers = HTTPHeaders()
-                do {
-                    target = try call.target.render(inputs: inputs, restCapture: plan.route.restCapture, results: lookup)
-                    for header in call.headers {
-                        headers.add(name: header.name, value: try header.value.render(inputs: inputs, results: lookup))
-                    }
-                } catch {
-                    return .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "an input from another call is missing")
-                }
-                if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
-                for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
-                let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
-                group.addTask { [headers] in
-                    let outcome = await runner.run(
-                        call,
-                        target: target,
-                        headers: headers,
-                        inputs: inputs,
-                        deadline: callDeadline,
-                        parse: call.needsParsedBody,
-                        cache: cache,
-                        eventLoop: eventLoop
+    /// Starts `plan` from `eventLoop` (the caller is on it); `completion` is called there once
+    /// every call has settled.
+    func start(
+        _ plan: CompiledPlan,
+        inputs: RequestInputs,
+        on eventLoop: any EventLoop,
+        completion: @escaping (Result<[CallOutcome], RequiredCallFailed>) -> Void
+    ) -> PlanRun {
+        let run = PlanRun(plan: plan, inputs: inputs, executor: self, eventLoop: eventLoop, completion: completion)
+        run.begin()
+        return run
+    }
+}
+
+/// One execution of a plan on one event loop. Confined to that loop (`@unchecked Sendable` only
+/// so tasks for cached calls can hand their outcome back through `execute`).
+final class PlanRun: LoopCancellable, @unchecked Sendable {
+    private let plan: CompiledPlan
+    private let inputs: RequestInputs
+    private let executor: FanOutExecutor
+    private let eventLoop: any EventLoop
+    private let deadline: NIODeadline
+    private var completion: ((Result<[CallOutcome], RequiredCallFailed>) -> Void)?
+    private var outcomes: [CallOutcome?]
+    private var waitingOn: [Int]
+    /// Calls in flight, by index.
+    private var running: [(any LoopCancellable)?]
+    private var inFlight = 0
+    private var failedRequired: Int?
+    /// Set once the run stops starting calls: a required call failed, or the run was cancelled.
+    private var stopping = false
+
+    init(
+        plan: CompiledPlan,
+        inputs: RequestInputs,
+        executor: FanOutExecutor,
+        eventLoop: any EventLoop,
+        completion: @escaping (Result<[CallOutcome], RequiredCallFailed>) -> Void
+    ) {
+        self.plan = plan
+        self.inputs = inputs
+        self.executor = executor
+        self.eventLoop = eventLoop
+        self.completion = completion
+        deadline = .now() + .nanoseconds(plan.timeout.nanosecondsValue)
+        outcomes = Array(repeating: nil, count: plan.calls.count)
+        waitingOn = plan.calls.map(\.dependencies.count)
+        running = Array(repeating: nil, count: plan.calls.count)
+    }
+
+    func begin() {
+        for root in plan.roots where !stopping {
+            if let immediate = launch(root) { settle(root, immediate) }
+        }
+        finishIfSettled()
+    }
+
+    /// Cancels every call in flight; each still reports, as cancelled, before the run completes.
+    func cancel() {
+        guard !stopping else { return }
+        stopAll()
+        finishIfSettled()
+    }
+
+    private func stopAll() {
+        stopping = true
+        for index in running.indices {
+            guard let call = running[index] else { continue }
+            running[index] = nil
+            call.cancel()
+        }
+    }
+
+    /// Starts a call whose inputs are all settled, or returns its outcome at once when it cannot start.
+    private func launch(_ index: Int) -> CallOutcome? {
+        let call = plan.calls[index]
+        if stopping { return .failed(.cancelled, milliseconds: 0, fallback: call.fallback, reason: "the request was cancelled") }
+        let lookup: (String) -> JSONValue? = { [outcomes, plan] name in
+            plan.calls.first(where: { $0.name == name }).flatMap { outcomes[$0.index]?.value }
+        }
+        let target: String
+        var headers = HTTPHeaders()
+        do {
+            target = try call.target.render(inputs: inputs, restCapture: plan.route.restCapture, results: lookup)
+            for header in call.headers {
+                headers.add(name: header.name, value: try header.value.render(inputs: inputs, results: lookup))
+            }
+        } catch {
+            return .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "an input from another call is missing")
+        }
+        if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
+        for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
+        let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
+        inFlight += 1
+        if let cache = executor.cache, call.cache != nil {
+            running[index] = CachedCallTask(
+                Task { [executor, inputs, eventLoop, headers] in
+                    let outcome = await executor.runner.run(
+                        call, target: target, headers: headers, inputs: inputs, deadline: callDeadline,
+                        parse: call.needsParsedBody, cache: cache, eventLoop: eventLoop
                     )
-                    return (index, outcome)
+                    eventLoop.execute { self.settled(index, outcome) }
                 }
-                return nil
-            }
+            )
+        } else {
+            running[index] = executor.runner.start(
+                service: call.service, target: target, headers: headers, deadline: callDeadline,
+                fallback: call.fallback, parse: call.needsParsedBody, hedge: call.hedge, on: eventLoop
+            ) { [self] outcome in settled(index, outcome) }
+        }
+        return nil
+    }
 
-            /// Records an outcome and starts (or skips) every dependent now ready; false once a required call failed.
-            func settle(_ index: Int, _ outcome: CallOutcome) -> Bool {
-                var pending = [(index, outcome)]
-                while let (i, result) = pending.popLast() {
-                    outcomes[i] = result
-                    if plan.calls[i].required && !result.hasServiceData {
-                        failedRequired = i
-                        return false
-                    }
-                    for dependent in plan.calls[i].dependents {
-                        waitingOn[dependent] -= 1
-                        if waitingOn[dependent] == 0, let immediate = launch(dependent) {
-                            pending.append((dependent, immediate))
-                        }
-                    }
-                }
-                return true
-            }
+    private func settled(_ index: Int, _ outcome: CallOutcome) {
+        inFlight -= 1
+        running[index] = nil
+        if stopping {
+            outcomes[index] = outcomes[index] ?? outcome
+        } else {
+            settle(index, outcome)
+        }
+        finishIfSettled()
+    }
 
-            var running = true
-            for root in plan.roots {
-                if let immediate = launch(root), !settle(root, immediate) {
-                    running = false
-                    break
-                }
+    /// Records an outcome and starts (or settles at once) every dependent now ready; stops the run
+    /// when a required call failed.
+    private func settle(_ index: Int, _ outcome: CallOutcome) {
+        var pending = [(index, outcome)]
+        while let (i, result) = pending.popLast() {
+            outcomes[i] = result
+            if plan.calls[i].required && !result.hasServiceData {
+                failedRequired = i
+                stopAll()
+                return
             }
-            while running, let (index, outcome) = await group.next() {
-                running = settle(index, outcome)
-            }
-            if !running {
-                group.cancelAll()
-                while let (index, outcome) = await group.next() {
-                    outcomes[index] = outcomes[index] ?? outcome
+            for dependent in plan.calls[i].dependents {
+                waitingOn[dependent] -= 1
+                if waitingOn[dependent] == 0, let immediate = launch(dependent) {
+                    pending.append((dependent, immediate))
                 }
             }
         }
+    }
 
+    private func finishIfSettled() {
+        guard inFlight == 0, let completion else { return }
+        self.completion = nil
         let settled = plan.calls.map { call in
             outcomes[call.index] ?? .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "not started")
         }
         if let failedRequired {
-            throw RequiredCallFailed(
-                call: plan.calls[failedRequired].name,
-                status: settled[failedRequired].status,
-                outcomes: zip(plan.calls.map(\.name), settled).map { ($0, $1) }
+            completion(
+                .failure(
+                    RequiredCallFailed(
+                        call: plan.calls[failedRequired].name,
+                        status: settled[failedRequired].status,
+                        outcomes: zip(plan.calls.map(\.name), settled).map { ($0, $1) }
+                    )
+                )
             )
+        } else {
+            completion(.success(settled))
         }
-        return settled
     }
+}
+
+/// A cached call's task, cancelled like any other call in flight.
+private final class CachedCallTask: LoopCancellable {
+    let task: Task<Void, Never>
+    init(_ task: Task<Void, Never>) { self.task = task }
+    func cancel() { task.cancel() }
 }

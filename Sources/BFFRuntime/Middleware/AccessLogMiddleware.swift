@@ -20,29 +20,38 @@ public struct AccessLogMiddleware: RouterMiddleware {
         let started = NIODeadline.now()
         let response = try await next(request, context)
         let milliseconds = Double((NIODeadline.now() - started).nanoseconds) / 1e6
+        sink.write(
+            Self.line(
+                requestID: context.requestID, method: request.method.rawValue, route: context.record.route, path: request.uri.path,
+                status: Int(response.status.code), milliseconds: milliseconds, degraded: context.record.degradedCalls
+            )
+        )
+        return response
+    }
+
+    /// One access-log line, newline included.
+    static func line(requestID: String, method: String, route: String?, path: String, status: Int, milliseconds: Double, degraded: [String]) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(256)
         line += #"{"ts":""#.utf8
         LogTimestamp.write(to: &line)
         line += #"","request_id":"#.utf8
-        JSONValue.writeString(context.requestID, to: &line)
+        JSONValue.writeString(requestID, to: &line)
         line += #","method":"#.utf8
-        JSONValue.writeString(request.method.rawValue, to: &line)
+        JSONValue.writeString(method, to: &line)
         line += #","route":"#.utf8
-        if let route = context.record.route { JSONValue.writeString(route, to: &line) } else { line += "null".utf8 }
+        if let route { JSONValue.writeString(route, to: &line) } else { line += "null".utf8 }
         line += #","path":"#.utf8
-        JSONValue.writeString(request.uri.path, to: &line)
+        JSONValue.writeString(path, to: &line)
         line += #","status":"#.utf8
-        line += String(response.status.code).utf8
+        line += String(status).utf8
         line += #","ms":"#.utf8
         line += ResponseComposer.formatMilliseconds(milliseconds).utf8
-        let degraded = context.record.degradedCalls
         if !degraded.isEmpty {
             line += #","degraded":"#.utf8
             JSONValue.array(degraded.map(JSONValue.string)).write(to: &line)
         }
         line += "}\n".utf8
-        sink.write(line)
-        return response
+        return line
     }
 }

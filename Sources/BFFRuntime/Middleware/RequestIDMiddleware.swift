@@ -11,10 +11,15 @@ public struct RequestIDMiddleware: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.requestID = request.headers[.requestID].flatMap(Self.acceptable) ?? Self.generate()
+        context.requestID = Self.requestID(sent: request.headers[.requestID])
         var response = try await next(request, context)
         response.headers[.requestID] = context.requestID
         return response
+    }
+
+    /// The id for a request that sent `value` as its `X-Request-ID`.
+    static func requestID(sent value: String?) -> String {
+        value.flatMap(acceptable) ?? generate()
     }
 
     private static func acceptable(_ value: String) -> String? {

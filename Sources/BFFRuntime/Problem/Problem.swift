@@ -21,6 +21,13 @@ public struct Problem: Error, Sendable {
 
     /// The problem as a response for `requestID`, naming `instance` (the request path).
     public func response(requestID: String, instance: String?) -> Response {
+        let (headers, body) = encoded(requestID: requestID, instance: instance)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// The problem's headers and `application/problem+json` body, for writers that answer without
+    /// a Hummingbird `Response`.
+    func encoded(requestID: String, instance: String?) -> (HTTPFields, ByteBuffer) {
         var members: [(String, JSONValue)] = [
             ("type", "about:blank"),
             ("title", .string(status.reasonPhrase)),
@@ -35,7 +42,7 @@ public struct Problem: Error, Sendable {
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
         headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return (headers, ByteBuffer(bytes: bytes))
     }
 }
 

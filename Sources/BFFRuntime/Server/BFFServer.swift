@@ -201,6 +201,8 @@ public final class BFFServer: Service, Sendable {
         let ingress = IngressPolicy(edge: spec.edge)
         let connections = ConnectionBudget(limit: ingress.maxConnections)
         let http1 = ingress.http1Configuration
+        let fast = FastAggregations(router: router, spec: spec, accessLog: options.accessLog, metrics: options.adminListen != nil ? metrics : nil, logger: logger)
+        let fastAggregations = options.fastAggregations && !fast.isEmpty ? fast : nil
         let onListening = self.onListening
         let logger = self.logger
         let name = spec.name
@@ -212,7 +214,8 @@ public final class BFFServer: Service, Sendable {
                     inner: HTTP1Channel(responder: responder, configuration: http1),
                     executors: executors,
                     ingress: ingress,
-                    connections: connections
+                    connections: connections,
+                    fastAggregations: fastAggregations
                 )
             },
             configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: nil, reuseAddress: true),

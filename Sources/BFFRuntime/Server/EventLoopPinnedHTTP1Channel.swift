@@ -2,8 +2,9 @@ import HummingbirdCore
 import Logging
 import NIOCore
 
-/// Hummingbird's HTTP/1 child channel, with each connection's task pinned to its event loop and
-/// ``RequestHeadGuard`` in front of the HTTP decoder.
+/// Hummingbird's HTTP/1 child channel, with each connection's task pinned to its event loop,
+/// ``RequestHeadGuard`` in front of the HTTP decoder and, when given routes, a
+/// ``FastAggregationHandler`` in front of Hummingbird's request handling.
 struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -11,6 +12,7 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     let executors: [ObjectIdentifier: EventLoopExecutor]
     let ingress: IngressPolicy
     let connections: ConnectionBudget
+    let fastAggregations: FastAggregations?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let headGuard = RequestHeadGuard(policy: ingress, connections: connections, logger: logger)
@@ -19,7 +21,13 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
-        return inner.setup(channel: channel, logger: logger)
+        guard let fastAggregations else { return inner.setup(channel: channel, logger: logger) }
+        return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let operations = channel.pipeline.syncOperations
+            let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
+            try operations.addHandler(FastAggregationHandler(routes: fastAggregations), position: .after(connectionState))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {

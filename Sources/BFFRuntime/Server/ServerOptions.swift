@@ -16,6 +16,9 @@ public struct ServerOptions: Sendable {
     /// How long after SIGTERM the server keeps accepting while `/ready` answers 503, so a load
     /// balancer that polls readiness takes it out of rotation before it stops accepting.
     public var preDrain: Duration
+    /// Whether qualifying aggregation requests are answered on the event loop without
+    /// Hummingbird's request task (see ``FastAggregations``); off sends every request through it.
+    public var fastAggregations: Bool
 
     /// One event loop per core this process may run on.
     public static var defaultThreads: Int { System.coreCount }
@@ -26,7 +29,8 @@ public struct ServerOptions: Sendable {
         drainTimeout: Duration = .seconds(10),
         accessLog: LogLineSink? = .standardOutput,
         adminListen: HostPort? = nil,
-        preDrain: Duration = .zero
+        preDrain: Duration = .zero,
+        fastAggregations: Bool = true
     ) {
         self.listen = listen
         self.threads = max(1, threads)
@@ -34,5 +38,6 @@ public struct ServerOptions: Sendable {
         self.accessLog = accessLog
         self.adminListen = adminListen
         self.preDrain = preDrain
+        self.fastAggregations = fastAggregations
     }
 }

@@ -14,14 +14,12 @@ protocol UpstreamExchange: AnyObject {
 /// Collects a whole response in memory, up to the service's body limit, with a deadline.
 ///
 /// Used for aggregation calls. Confined to its event loop (hence `@unchecked Sendable`: other
-/// threads only ever reach it through `eventLoop.execute`). Resumes its caller exactly once: with the response, or with the
+/// threads only ever reach it through `eventLoop.execute`). Calls its completion exactly once: with the response, or with the
 /// first failure (timeout, cancellation, size, reset), closing the connection on any failure so a
 /// half-read response can never be handed to the next request.
-final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
-    /// The waiting caller, resumed directly (no promise or future in between).
-    private var continuation: UnsafeContinuation<UpstreamResponse, any Error>?
-    /// How the exchange ended, kept when it ends before the caller is attached.
-    private var outcome: Result<UpstreamResponse, UpstreamError>?
+final class BufferedExchange: UpstreamExchange, LoopCancellable, @unchecked Sendable {
+    /// Called directly with the result (no promise or future in between); nil once called.
+    private var completion: ((Result<UpstreamResponse, UpstreamError>) -> Void)?
     private let service: String
     private let limit: Int
     private var head: HTTPResponseHead?
@@ -31,9 +29,10 @@ final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
     /// Set once a connection carries this exchange, so failures can close it.
     var connection: (any Channel)?
 
-    init(service: String, limit: Int) {
+    init(service: String, limit: Int, completion: @escaping (Result<UpstreamResponse, UpstreamError>) -> Void) {
         self.service = service
         self.limit = limit
+        self.completion = completion
     }
 
     /// Fails the exchange with a timeout when `deadline` passes.
@@ -88,22 +87,15 @@ final class BufferedExchange: UpstreamExchange, @unchecked Sendable {
         finish(.failure(error.attributed(to: service)))
     }
 
-    /// Attaches the waiting caller; resumes it at once if the exchange already ended (e.g. cancelled first).
-    func attach(_ continuation: UnsafeContinuation<UpstreamResponse, any Error>) {
-        if let outcome {
-            continuation.resume(with: outcome.mapError { $0 })
-        } else {
-            self.continuation = continuation
-        }
+    /// Abandons the exchange: it fails as cancelled and its connection is closed.
+    func cancel() {
+        fail(.cancelled(service: service))
     }
 
     private func finish(_ result: Result<UpstreamResponse, UpstreamError>) {
-        if let continuation {
-            self.continuation = nil
-            continuation.resume(with: result.mapError { $0 })
-        } else {
-            outcome = result
-        }
+        let completion = self.completion
+        self.completion = nil
+        completion?(result)
     }
 
     /// Whether the exchange has already completed (so a late connection goes back to the pool unused).

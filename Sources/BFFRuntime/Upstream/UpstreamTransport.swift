@@ -47,29 +47,28 @@ public final class UpstreamTransport: Sendable {
     ) async throws(UpstreamError) -> UpstreamResponse {
         if service.isTLS { return try await tls.send(request, to: service, deadline: deadline) }
         let eventLoop = eventLoop(preferring: preferredLoop)
-        let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
-        let exchange = BufferedExchange(service: service.name, limit: service.maxBodyBytes)
-        do {
-            return try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation { continuation in
-                    if eventLoop.inEventLoop {
-                        exchange.attach(continuation)
-                        start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
-                    } else {
-                        eventLoop.execute {
-                            exchange.attach(continuation)
-                            self.start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
-                        }
-                    }
-                }
-            } onCancel: {
-                eventLoop.execute { exchange.fail(.cancelled(service: service.name)) }
-            }
-        } catch let error as UpstreamError {
-            throw error
-        } catch {
-            throw .connectionClosed(service: service.name)
+        let result: Result<UpstreamResponse, UpstreamError> = await eventLoop.awaitWork { completion in
+            self.start(request, to: service, deadline: deadline, on: eventLoop, completion: completion)
         }
+        return try result.get()
+    }
+
+    /// Sends `request` from `eventLoop` (a loop of this transport's group; the caller is on it) and
+    /// calls `completion` on that loop exactly once. Plain-HTTP services only.
+    ///
+    /// - Returns: the exchange, whose ``BufferedExchange/fail(_:)`` abandons the call.
+    @discardableResult
+    func start(
+        _ request: UpstreamRequest,
+        to service: ServiceEndpoint,
+        deadline: NIODeadline,
+        on eventLoop: any EventLoop,
+        completion: @escaping (Result<UpstreamResponse, UpstreamError>) -> Void
+    ) -> BufferedExchange {
+        let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
+        let exchange = BufferedExchange(service: service.name, limit: service.maxBodyBytes, completion: completion)
+        start(exchange, request: request, service: service, deadline: deadline, budget: budget, on: eventLoop)
+        return exchange
     }
 
     private func start(
@@ -105,6 +104,9 @@ public final class UpstreamTransport: Sendable {
         }
     }
 
+    /// Whether calls to `service` can be started from a loop with ``start(_:to:deadline:on:completion:)``.
+    func startsOnLoop(_ service: ServiceEndpoint) -> Bool { !service.isTLS }
+
     static func head(for request: UpstreamRequest, service: ServiceEndpoint) -> HTTPRequestHead {
         var headers = request.headers
         headers.replaceOrAdd(name: "host", value: service.hostHeader)
@@ -125,4 +127,3 @@ public final class UpstreamTransport: Sendable {
         await tls.shutdown()
     }
 }
-

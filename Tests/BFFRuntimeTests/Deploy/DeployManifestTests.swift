@@ -109,16 +109,13 @@ struct DeployManifestTests {
             let port = try ExecutableTests.freePort()
             let spec = try Self.minimalPartnerSpec(upstream: stubs[0])
             defer { try? FileManager.default.removeItem(atPath: spec) }
-            let process = Process()
-            process.executableURL = try ExecutableTests.binary("partner-bff")
-            process.arguments = ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--no-access-log"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.runSerially()
-            defer {
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
-            }
+            let process = try ChildProcess(
+                executable: ExecutableTests.binary("partner-bff").path,
+                arguments: ["--spec", spec, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--no-access-log"],
+                standardOutput: .discarded,
+                standardError: .discarded
+            )
+            defer { process.kill() }
             let started = await eventually(within: .seconds(10)) { await ExecutableTests.status("http://127.0.0.1:\(port)/health") == 200 }
             try #require(started, "partner-bff did not start")
 

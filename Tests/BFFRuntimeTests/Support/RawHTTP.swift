@@ -23,13 +23,29 @@ enum RawHTTPError: Error {
 /// Requests should carry `Connection: close`; the read is bounded by `timeout`.
 enum RawHTTP {
     static func send(_ request: String, port: Int, timeout: TimeAmount = .seconds(5)) async throws -> RawResponse {
+        try parse(String(buffer: try await receive(request, port: port, responses: 1, timeout: timeout)))
+    }
+
+    /// Sends several pipelined requests at once and returns the `count` answers in the order they
+    /// arrived. Answers must carry a Content-Length.
+    static func pipelined(_ requests: String, port: Int, count: Int, timeout: TimeAmount = .seconds(5)) async throws -> [RawResponse] {
+        var rest = Substring(String(buffer: try await receive(requests, port: port, responses: count, timeout: timeout)))
+        var answers: [RawResponse] = []
+        while let length = CollectingHandler.completeLength(of: rest) {
+            answers.append(try parse(String(rest.utf8.prefix(length))!))
+            rest = Substring(rest.utf8.dropFirst(length))
+        }
+        return answers
+    }
+
+    private static func receive(_ request: String, port: Int, responses: Int, timeout: TimeAmount) async throws -> ByteBuffer {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.any().makePromise(of: ByteBuffer.self)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(2))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(promise: promise))
+                    try channel.pipeline.syncOperations.addHandler(CollectingHandler(promise: promise, responses: responses))
                 }
             }
             .connect(host: "127.0.0.1", port: port)
@@ -40,8 +56,7 @@ enum RawHTTP {
         }
         try await channel.writeAndFlush(ByteBuffer(string: request))
         defer { timer.cancel() }
-        let bytes = try await promise.futureResult.get()
-        return try parse(String(buffer: bytes))
+        return try await promise.futureResult.get()
     }
 
     private static func parse(_ text: String) throws -> RawResponse {
@@ -78,10 +93,12 @@ private final class CollectingHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let promise: EventLoopPromise<ByteBuffer>
+    private let responses: Int
     private var received = ByteBuffer()
 
-    init(promise: EventLoopPromise<ByteBuffer>) {
+    init(promise: EventLoopPromise<ByteBuffer>, responses: Int) {
         self.promise = promise
+        self.responses = responses
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -93,20 +110,32 @@ private final class CollectingHandler: ChannelInboundHandler {
         }
     }
 
-    /// Whether a whole response (by Content-Length or the last chunk) has arrived, so a server that
-    /// keeps the connection open does not stall the test.
+    /// Whether the whole responses expected (by Content-Length or the last chunk) have arrived, so
+    /// a server that keeps the connection open does not stall the test.
     private var isComplete: Bool {
-        let text = String(buffer: received)
-        guard let end = text.range(of: "\r\n\r\n") else { return false }
+        var rest = Substring(String(buffer: received))
+        for _ in 0..<responses {
+            guard let length = Self.completeLength(of: rest) else { return false }
+            rest = Substring(rest.utf8.dropFirst(length))
+        }
+        return true
+    }
+
+    /// The length of the complete response at the start of `text`, if it has all arrived.
+    static func completeLength(of text: Substring) -> Int? {
+        guard let end = text.range(of: "\r\n\r\n") else { return nil }
         let head = text[..<end.lowerBound].lowercased()
+        let headLength = text[..<end.upperBound].utf8.count
         let body = text[end.upperBound...]
         if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
             let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
         {
-            return body.utf8.count >= length
+            return body.utf8.count >= length ? headLength + length : nil
         }
-        if head.contains("transfer-encoding: chunked") { return body.hasSuffix("0\r\n\r\n") }
-        return false
+        if head.contains("transfer-encoding: chunked"), let last = body.range(of: "0\r\n\r\n") {
+            return headLength + body[..<last.upperBound].utf8.count
+        }
+        return nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {

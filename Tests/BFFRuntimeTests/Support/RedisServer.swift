@@ -7,10 +7,6 @@ import Synchronization
 
 @testable import BFFRuntime
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A real `redis-server` on a free loopback port, without persistence, for one test.
 ///
 /// ```swift
@@ -24,7 +20,7 @@ final class RedisServer: Sendable {
 
     let port: Int
     private let arguments: [String]
-    private let process: Mutex<Process?>
+    private let process: Mutex<ChildProcess?>
 
     var url: RedisURL { RedisURL(host: "127.0.0.1", port: port) }
 
@@ -61,15 +57,15 @@ final class RedisServer: Sendable {
 
     /// Starts (or restarts) the server on its port and waits until it answers PING.
     func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--loglevel", "warning",
-        ] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.runSerially()
+        let process = try ChildProcess(
+            executable: Self.executable,
+            arguments: [
+                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--daemonize", "no", "--loglevel", "warning",
+            ] + arguments,
+            standardOutput: .discarded,
+            standardError: .discarded
+        )
         self.process.withLock { $0 = process }
         try await waitUntilAnswering()
     }
@@ -77,10 +73,7 @@ final class RedisServer: Sendable {
     /// Kills the server at once (SIGKILL, like a crash) and waits for it to exit.
     func kill() {
         guard let process = process.withLock({ current in defer { current = nil }; return current }) else { return }
-        if process.isRunning {
-            _ = Glibc.kill(process.processIdentifier, SIGKILL)
-        }
-        process.waitUntilExit()
+        process.kill()
     }
 
     /// A client for this server; tests shut it down.

@@ -89,6 +89,7 @@ func withGateway<T: Sendable>(
     swiftEndpoints: [SwiftEndpoint] = [],
     accessLog: LogLineSink? = nil,
     adminListener: Bool = false,
+    fastAggregations: Bool = true,
     logger: Logger = quietLogger,
     _ body: @Sendable (TestGateway) async throws -> T
 ) async throws -> T {
@@ -104,7 +105,8 @@ func withGateway<T: Sendable>(
             threads: 1,
             drainTimeout: .seconds(5),
             accessLog: accessLog,
-            adminListen: adminListener ? HostPort(host: "127.0.0.1", port: 0) : nil
+            adminListen: adminListener ? HostPort(host: "127.0.0.1", port: 0) : nil,
+            fastAggregations: fastAggregations
         ),
         logger: logger,
         onListening: { port in

@@ -13,7 +13,7 @@ final class ReplicaProcess: Sendable {
     let arguments: [String]
     let environment: [String: String]
     let folder: URL
-    private let state = Mutex<(process: Process?, starts: Int)>((nil, 0))
+    private let state = Mutex<(process: ChildProcess?, starts: Int)>((nil, 0))
 
     init(name: String, executable: URL, arguments: [String], environment: [String: String], folder: URL) {
         self.name = name
@@ -28,22 +28,19 @@ final class ReplicaProcess: Sendable {
         try state.withLock { state in
             if state.process?.isRunning == true { throw AlreadyRunning(name: name) }
             state.starts += 1
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = try Self.logFile(folder.appendingPathComponent("\(name)-\(state.starts).out"))
-            process.standardError = try Self.logFile(folder.appendingPathComponent("\(name)-\(state.starts).err"))
-            try process.runSerially()
-            state.process = process
+            state.process = try ChildProcess(
+                executable: executable.path,
+                arguments: arguments,
+                environment: .inherited(adding: environment),
+                standardOutput: .file(folder.appendingPathComponent("\(name)-\(state.starts).out").path),
+                standardError: .file(folder.appendingPathComponent("\(name)-\(state.starts).err").path)
+            )
         }
     }
 
     /// Sends SIGTERM, as an orchestrator stopping the replica does.
     func terminate() {
-        if let process = state.withLock({ $0.process }), process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-        }
+        state.withLock { $0.process }?.send(SIGTERM)
     }
 
     /// Waits for the current process to exit; its exit status, or nil if it is still running at the deadline.
@@ -53,15 +50,13 @@ final class ReplicaProcess: Sendable {
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        guard !process.isRunning else { return nil }
-        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+        return process.termination?.status
     }
 
     /// Kills the process at once if it still runs and reaps it; safe to call in every path.
     func stop() {
         guard let process = state.withLock({ state in defer { state.process = nil }; return state.process }) else { return }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.kill()
     }
 
     /// The standard error of every start so far, for failure messages.
@@ -71,13 +66,6 @@ final class ReplicaProcess: Sendable {
             let text = (try? String(contentsOf: folder.appendingPathComponent("\(name)-\(start + 1).err"), encoding: .utf8)) ?? ""
             return "\(name) start \(start + 1): \(text.suffix(2000))"
         }.joined(separator: "\n")
-    }
-
-    private static func logFile(_ url: URL) throws -> FileHandle {
-        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-        }
-        return try FileHandle(forWritingTo: url)
     }
 }
 

@@ -1,0 +1,273 @@
+import BFFSpec
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import Prometheus
+
+/// The aggregation routes a connection may answer on its event loop, without a task, and what
+/// those answers carry; built once per server.
+///
+/// A route qualifies when nothing about it needs to wait on anything but its calls: a spec
+/// aggregation with no endpoint `cache:`, public (no auth, no rate limits), on a BFF that forwards
+/// no claims. A request qualifies when it is a body-less GET with no `Origin` while CORS is on and
+/// no `X-Forwarded-Proto` (which may ask for HSTS). Everything else goes through Hummingbird and
+/// the middleware, with the same results.
+struct FastAggregations: Sendable {
+    let router: Router
+    let accessLog: LogLineSink?
+    let metrics: BFFMetrics?
+    /// Where degraded calls are logged, at debug level.
+    let logger: Logger
+    let corsEnabled: Bool
+    let hstsEnabled: Bool
+
+    init(router: Router, spec: ClientSpec, accessLog: LogLineSink?, metrics: BFFMetrics?, logger: Logger) {
+        self.router = router
+        self.logger = logger
+        self.accessLog = accessLog
+        self.metrics = metrics
+        corsEnabled = spec.edge.cors != nil
+        hstsEnabled = spec.edge.headers.hstsMaxAge != nil
+    }
+
+    /// Whether any route could ever be answered here (else the handler is not installed).
+    var isEmpty: Bool { !router.routesInOrder.contains { Self.endpoint(of: $0) != nil } }
+
+    /// The endpoint that answers `request` here, with its captures and the path and query; nil
+    /// when the request must go through Hummingbird.
+    func match(_ request: HTTPRequest) -> (AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?)? {
+        guard request.method == .get, let target = request.path,
+            request.headerFields[.contentLength].map({ $0 == "0" }) ?? true,
+            request.headerFields[.transferEncoding] == nil,
+            !(corsEnabled && request.headerFields[.origin] != nil),
+            !(hstsEnabled && request.headerFields[.xForwardedProto] != nil)
+        else { return nil }
+        let split = target.firstIndex(of: "?")
+        let path = target[..<(split ?? target.endIndex)]
+        let query = split.map { target[target.index(after: $0)...] }
+        guard let ingress = try? IngressPath(path), !(ingress.segments.count == 1 && (ingress.segments[0] == "health" || ingress.segments[0] == "ready")),
+            case .found(let route, let captures) = router.match(method: .get, path: ingress),
+            let endpoint = Self.endpoint(of: route)
+        else { return nil }
+        return (endpoint, captures, path, query)
+    }
+
+    private static func endpoint(of route: Router.Route) -> AggregateEndpoint? {
+        guard let endpoint = route.handler as? AggregateEndpoint, endpoint.cache == nil,
+            route.admission.auth?.isPublic ?? true, route.admission.limits.isEmpty, route.admission.edge.claimHeaders.isEmpty
+        else { return nil }
+        return endpoint
+    }
+}
+
+/// Answers qualifying aggregation requests on the connection's event loop (see
+/// ``FastAggregations``) and passes every other request on to Hummingbird.
+///
+/// Sits after Hummingbird's connection-state handler, so idle timeouts and graceful-shutdown
+/// quiescing count these requests too. Answers stay in request order on a pipelined connection: a
+/// request is only answered here when nothing passed on is still unanswered, and parts that arrive
+/// while one is being answered wait (with reads held) until its answer is written.
+final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let routes: FastAggregations
+    /// Requests passed on whose answer's end has not been written yet.
+    private var passedOn = 0
+    /// Whether the parts arriving belong to a request passed on.
+    private var passingOn = false
+    /// The request being answered here, from its head until its answer is written.
+    private var current: Exchange?
+    private var waiting = CircularBuffer<HTTPRequestPart>()
+    private var heldRead = false
+    private var date = HTTPDate()
+
+    /// One request answered here.
+    private final class Exchange {
+        let request: HTTPRequest
+        let endpoint: AggregateEndpoint
+        let captures: [String: String]
+        let path: Substring
+        let query: Substring?
+        let started = NIODeadline.now()
+        /// Set once the request's end arrived and its plan started.
+        var running = false
+        var run: PlanRun?
+
+        init(request: HTTPRequest, endpoint: AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?) {
+            self.request = request
+            self.endpoint = endpoint
+            self.captures = captures
+            self.path = path
+            self.query = query
+        }
+    }
+
+    init(routes: FastAggregations) {
+        self.routes = routes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if current?.running == true || !waiting.isEmpty {
+            waiting.append(part)
+            return
+        }
+        receive(part, context: context)
+    }
+
+    private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let request):
+            if passedOn == 0, let (endpoint, captures, path, query) = routes.match(request) {
+                current = Exchange(request: request, endpoint: endpoint, captures: captures, path: path, query: query)
+                passingOn = false
+            } else {
+                passedOn += 1
+                passingOn = true
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case .body:
+            if passingOn { context.fireChannelRead(wrapInboundOut(part)) }
+        case .end:
+            if passingOn {
+                passingOn = false
+                context.fireChannelRead(wrapInboundOut(part))
+            } else if let current {
+                start(current, context: context)
+            }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { passedOn -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if current?.running == true && !waiting.isEmpty {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        current?.run?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// A client that closes its side mid-request has gone, like nginx's default: its calls are cancelled.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent {
+            current?.run?.cancel()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Answering
+
+    private func start(_ exchange: Exchange, context: ChannelHandlerContext) {
+        exchange.running = true
+        let requestID = RequestIDMiddleware.requestID(sent: exchange.request.headerFields[.requestID])
+        let plan = exchange.endpoint.plan
+        let inputs = RequestInputs(
+            captures: exchange.captures,
+            query: RequestInputs.parseQuery(exchange.query),
+            headers: exchange.request.headerFields,
+            requestID: requestID
+        )
+        routes.metrics?.inFlight.increment()
+        do {
+            try plan.requireValidInputs(inputs)
+        } catch {
+            answer(exchange, problem: error, requestID: requestID, route: plan.route.path, outcomes: [], context: context)
+            return
+        }
+        let ifNoneMatch = exchange.request.headerFields[.ifNoneMatch]
+        exchange.run = exchange.endpoint.executor.start(plan, inputs: inputs, on: context.eventLoop) { [self] result in
+            exchange.run = nil
+            switch result {
+            case .success(let outcomes):
+                let answer = exchange.endpoint.answer(outcomes, ifNoneMatch: ifNoneMatch)
+                write(exchange, status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID,
+                      outcomes: Array(zip(plan.callNames.names, outcomes)), context: context)
+            case .failure(let failure):
+                answer(exchange, problem: failure.problem, requestID: requestID, route: plan.route.path, outcomes: failure.outcomes, context: context)
+            }
+        }
+    }
+
+    private func answer(_ exchange: Exchange, problem: Problem, requestID: String, route: String, outcomes: [(String, CallOutcome)], context: ChannelHandlerContext) {
+        let (headers, body) = problem.encoded(requestID: requestID, instance: String(exchange.path))
+        write(exchange, status: problem.status, headers: headers, body: body, requestID: requestID, outcomes: outcomes, context: context)
+    }
+
+    /// Writes the answer with the headers the middleware would add, then logs and counts it.
+    private func write(
+        _ exchange: Exchange,
+        status: HTTPResponse.Status,
+        headers: HTTPFields,
+        body: ByteBuffer?,
+        requestID: String,
+        outcomes: [(String, CallOutcome)],
+        context: ChannelHandlerContext
+    ) {
+        var headers = headers
+        headers[.date] = date.now()
+        headers[.requestID] = requestID
+        headers[.xContentTypeOptions] = "nosniff"
+        if routes.corsEnabled { headers.append(.varyOrigin) }
+        let closing = exchange.request.headerFields[.connection]?.lowercased() == "close"
+        if closing { headers[.connection] = "close" }
+        if status != .notModified { headers[.contentLength] = String(body?.readableBytes ?? 0) }
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
+        if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(body)), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        finished(exchange, status: status, requestID: requestID, outcomes: outcomes)
+        current = nil
+        if closing {
+            context.close(promise: nil)
+            return
+        }
+        resume(context: context)
+    }
+
+    private func finished(_ exchange: Exchange, status: HTTPResponse.Status, requestID: String, outcomes: [(String, CallOutcome)]) {
+        let elapsed = NIODeadline.now() - exchange.started
+        let route = exchange.endpoint.plan.route.path
+        let degraded = outcomes.filter { !$0.1.succeeded }
+        AggregateResponse.logDegraded(degraded, requestID: requestID, logger: routes.logger)
+        if let metrics = routes.metrics {
+            metrics.inFlight.decrement()
+            metrics.record(
+                route: route, status: Int(status.code), duration: .nanoseconds(elapsed.nanoseconds),
+                calls: outcomes.map { CallSample(name: $0.0, status: $0.1.status, milliseconds: $0.1.milliseconds) }
+            )
+        }
+        routes.accessLog?.write(
+            AccessLogMiddleware.line(
+                requestID: requestID, method: "GET", route: route, path: String(exchange.path), status: Int(status.code),
+                milliseconds: Double(elapsed.nanoseconds) / 1e6, degraded: degraded.map(\.0)
+            )
+        )
+    }
+
+    /// Handles the parts that waited, until one of them is answered here again; then reads on.
+    private func resume(context: ChannelHandlerContext) {
+        var delivered = false
+        while current?.running != true, let part = waiting.popFirst() {
+            receive(part, context: context)
+            delivered = true
+        }
+        if delivered { context.fireChannelReadComplete() }
+        if heldRead && (current?.running != true || waiting.isEmpty) {
+            heldRead = false
+            context.read()
+        }
+    }
+}

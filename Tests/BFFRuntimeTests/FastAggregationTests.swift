@@ -1,0 +1,137 @@
+import BFFRuntime
+import BFFSpec
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Aggregations answered on the event loop (``FastAggregationHandler``) must be indistinguishable
+/// from the same routes answered through Hummingbird and the middleware, and keep pipelined
+/// answers in request order.
+@Suite("Fast aggregations", .timeLimit(.minutes(1)))
+struct FastAggregationTests {
+    static let endpoints = """
+        - route: GET /page/{id}
+          calls:
+            main: { service: svc, path: "/main/{path.id}", required: true }
+            extra: { service: svc, path: /missing, fallback: { none: true } }
+        - route: GET /shaped
+          meta: false
+          calls:
+            main: { service: svc, path: /main/x }
+          response:
+            name: { from: main.name }
+        - route: GET /broken
+          calls:
+            down: { service: svc, path: /down, required: true }
+        - route: GET /slow
+          calls:
+            late: { service: svc, path: /late }
+        """
+
+    static func stubbed(_ stub: StubUpstream) {
+        stub.on("/main/*", body: #"{"name":"Ada","id":1}"#)
+        stub.on("/missing", .notFound, body: #"{"error":"gone"}"#)
+        stub.on("/down", .internalServerError, body: #"{"secret":"internal"}"#)
+        stub.on("/late", body: #"{"late":true}"#, delay: .milliseconds(300))
+    }
+
+    /// What must match between the two paths: status, body with timings blanked, and the headers
+    /// a client reads (their values where they are deterministic).
+    struct Comparable: Equatable, CustomStringConvertible {
+        var status: Int
+        var body: String
+        var headers: [String: String]
+
+        init(_ response: TestResponse) {
+            status = response.status
+            body = response.text
+                .replacing(/"ms":[0-9.]+/, with: #""ms":0"#)
+                .replacing(/"request_id":"[^"]*"/, with: #""request_id":"-""#)
+            var headers: [String: String] = [:]
+            for (name, value) in response.headers {
+                let name = name.lowercased()
+                switch name {
+                case "x-request-id": headers[name] = value.isEmpty ? "" : "present"
+                case "server-timing": headers[name] = value.replacing(/dur=[0-9.]+/, with: "dur=0")
+                default: headers[name] = value
+                }
+            }
+            self.headers = headers
+        }
+
+        var description: String { "\(status) \(headers.sorted { $0.key < $1.key }) \(body)" }
+    }
+
+    @Test("every kind of aggregation answer is the same on the event-loop path as through Hummingbird")
+    func bothPathsAnswerAlike() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            let yaml = spec(service: stub, endpoints: Self.endpoints)
+            let requests: [(String, [(String, String)])] = [
+                ("/page/7", [("X-Request-ID", "fixed-id")]),
+                ("/page/7?unused=1", []),
+                ("/page/%2e%2e", []),
+                ("/shaped", []),
+                ("/broken", [("X-Request-ID", "broken-id")]),
+            ]
+            let answers: [[Comparable]] = try await [true, false].asyncMap { fast in
+                try await withGateway(yaml, fastAggregations: fast) { gateway in
+                    var answers: [Comparable] = []
+                    for (path, headers) in requests {
+                        answers.append(Comparable(try await gateway.get(path, headers: headers)))
+                    }
+                    let tag = try #require(try await gateway.get("/page/7").header("ETag"))
+                    answers.append(Comparable(try await gateway.get("/page/7", headers: [("If-None-Match", tag)])))
+                    return answers
+                }
+            }
+            #expect(answers[0].map(\.status) == [200, 200, 400, 200, 502, 304])
+            for (fast, slow) in zip(answers[0], answers[1]) {
+                #expect(fast == slow)
+            }
+            #expect(answers[0][4].body.contains("internal") == false, "an upstream's body leaked into the problem")
+        }
+    }
+
+    @Test("pipelined requests are answered in order when an aggregation waits and the next request goes through Hummingbird")
+    func pipelinedAnswersKeepTheirOrder() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            try await withGateway(spec(service: stub, endpoints: Self.endpoints)) { gateway in
+                let requests =
+                    "GET /slow HTTP/1.1\r\nHost: gw\r\n\r\n"
+                    + "GET /health HTTP/1.1\r\nHost: gw\r\n\r\n"
+                    + "GET /page/1 HTTP/1.1\r\nHost: gw\r\n\r\n"
+                    + "GET /nope HTTP/1.1\r\nHost: gw\r\n\r\n"
+                    + "GET /page/2 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
+                let answers = try await RawHTTP.pipelined(requests, port: gateway.port, count: 5)
+                #expect(answers.map(\.status) == [200, 200, 200, 404, 200])
+                #expect(answers.count == 5)
+                guard answers.count == 5 else { return }
+                #expect(answers[0].body.contains(#""late":true"#))
+                #expect(answers[1].body == #"{"status":"ok"}"#)
+                #expect(answers[2].body.contains(#""name":"Ada""#))
+                #expect(answers[4].body.contains(#""name":"Ada""#))
+                #expect(stub.requests(to: "/main/2").count == 1)
+            }
+        }
+    }
+
+    @Test("a client that goes away mid-aggregation cancels the calls in flight")
+    func clientGoneCancelsCalls() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            try await withGateway(spec(service: stub, endpoints: Self.endpoints)) { gateway in
+                await #expect(throws: RawHTTPError.self) {
+                    _ = try await RawHTTP.send("GET /slow HTTP/1.1\r\nHost: gw\r\n\r\n", port: gateway.port, timeout: .milliseconds(100))
+                }
+                let cancelled = await stub.eventually(within: .seconds(5)) { $0.requests(to: "/late").first?.cancelledAt != nil }
+                #expect(cancelled, "the service still had the abandoned call open")
+            }
+        }
+    }
+}
