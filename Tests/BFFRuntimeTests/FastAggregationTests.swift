@@ -52,7 +52,7 @@ struct FastAggregationTests {
             for (name, value) in response.headers {
                 let name = name.lowercased()
                 switch name {
-                case "x-request-id": headers[name] = value.isEmpty ? "" : "present"
+                case "x-request-id", "date", "content-length": headers[name] = value.isEmpty ? "" : "present"
                 case "server-timing": headers[name] = value.replacing(/dur=[0-9.]+/, with: "dur=0")
                 default: headers[name] = value
                 }

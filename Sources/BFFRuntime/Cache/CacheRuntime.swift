@@ -175,7 +175,7 @@ final class CacheRuntime: Sendable {
         generation: UInt64
     ) -> @Sendable (CallOutcome) async -> CallOutcome {
         { [store] outcome in
-            guard outcome.succeeded, let body = outcome.body, let answer = outcome.responseHeaders,
+            guard outcome.succeeded, let body = outcome.body, let answer = outcome.responseHeaders?.headers,
                 let (lifetime, age) = StoragePolicy.lifetime(of: answer, spec: cache), let vary = CacheKey.varyNames(answer)
             else { return outcome }
             let response = CachedResponse(status: outcome.http ?? 200, body: body, storedAt: store.currentTime - .nanoseconds(age.nanosecondsValue), lifetime: lifetime)

@@ -135,7 +135,7 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
         var outcome = CallRunner.outcome(of: attempt, service: service.name, milliseconds: milliseconds, fallback: fallback, parse: parse)
         outcome.attempts = tried.count
         outcome.hedged = hedged
-        if case .success(let response) = attempt.result { outcome.responseHeaders = response.headers }
+        if case .success(let response) = attempt.result { outcome.responseHeaders = response.fields }
         report(outcome)
     }
 

@@ -1,6 +1,5 @@
 public import BFFSpec
 public import NIOCore
-import NIOHTTP1
 
 /// How one call ended, as reported in `_meta` and `Server-Timing`.
 public enum CallStatus: String, Sendable {
@@ -41,7 +40,8 @@ public struct CallOutcome: Sendable {
     /// For a section from the cache (`source` cache or stale): how old the stored answer is, in seconds.
     public var ageSeconds: Int?
     /// The service's response headers, for the cache's storage rules; never sent to clients.
-    var responseHeaders: HTTPHeaders?
+    /// Kept as received: only a call with a `cache:` builds them.
+    var responseHeaders: ResponseFields?
 
     public var succeeded: Bool { status == .ok }
 

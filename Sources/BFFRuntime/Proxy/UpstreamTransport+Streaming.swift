@@ -33,7 +33,7 @@ extension UpstreamTransport {
                 }.get()
                 let connectDeadline = NIODeadline.now() + .nanoseconds(service.connectTimeout.nanosecondsValue)
                 let connection = try await eventLoop.flatSubmit {
-                    self.pool(on: eventLoop).acquire(service, connectDeadline: connectDeadline)
+                    self.streamingPool(on: eventLoop).acquire(service, connectDeadline: connectDeadline)
                 }.get()
                 try await eventLoop.submit {
                     exchange.connection = connection

@@ -1,13 +1,14 @@
 import NIOCore
 import NIOHTTP1
 
-/// Drives one keep-alive HTTP/1.1 connection to a service: one exchange at a time, then back to
-/// the pool when the response allowed keep-alive.
+/// Drives one keep-alive HTTP/1.1 connection to a service through NIO's client codec, for proxied
+/// (streaming) exchanges: one exchange at a time, then back to the pool when the response allowed
+/// keep-alive. Buffered calls have connections of their own (``BufferedConnectionHandler``).
 ///
 /// Also gates reads for streaming exchanges: while ``pauseReading`` is set, outbound `read`
 /// events are held, so a slow client slows the upstream instead of filling memory.
 /// Confined to its channel's event loop (`@unchecked Sendable` only to travel in futures completed there).
-final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -44,12 +45,24 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         self.onClosed = onClosed
     }
 
+    static func install(
+        on pipeline: ChannelPipeline.SynchronousOperations,
+        onReusable: @escaping (UpstreamConnectionHandler) -> Void,
+        onClosed: @escaping (UpstreamConnectionHandler) -> Void
+    ) throws {
+        // Outbound header validation is off: every header we send is either built from the
+        // spec, or a template value already refused if it holds control characters, or a
+        // client header NIO's parser accepted.
+        try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
+        try pipeline.addHandler(UpstreamConnectionHandler(onReusable: onReusable, onClosed: onClosed))
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    /// Sends a request with no body (or an already complete one) on this connection.
-    func start(_ exchange: any UpstreamExchange, head: HTTPRequestHead, body: ByteBuffer? = nil) {
+    /// Sends a request with no body on this connection.
+    func start(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
         guard let context else {
             exchange.fail(.connectionClosed(service: ""))
             return
@@ -58,7 +71,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         keepAlive = head.isKeepAlive
         requestComplete = true
         context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 

@@ -1,7 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// One request/response on an upstream connection, driven by ``UpstreamConnectionHandler``.
+/// One request/response on an upstream connection that speaks through NIO's HTTP/1.1 codec,
+/// driven by ``UpstreamConnectionHandler``: a proxied exchange (``StreamingExchange``).
 ///
 /// Lives on the connection's event loop; every method is called there.
 protocol UpstreamExchange: AnyObject {
@@ -9,95 +10,4 @@ protocol UpstreamExchange: AnyObject {
     func receiveBody(_ buffer: ByteBuffer)
     func receiveEnd()
     func fail(_ error: UpstreamError)
-}
-
-/// Collects a whole response in memory, up to the service's body limit, with a deadline.
-///
-/// Used for aggregation calls. Confined to its event loop (hence `@unchecked Sendable`: other
-/// threads only ever reach it through `eventLoop.execute`). Calls its completion exactly once: with the response, or with the
-/// first failure (timeout, cancellation, size, reset), closing the connection on any failure so a
-/// half-read response can never be handed to the next request.
-final class BufferedExchange: UpstreamExchange, LoopCancellable, @unchecked Sendable {
-    /// Called directly with the result (no promise or future in between); nil once called.
-    private var completion: ((Result<UpstreamResponse, UpstreamError>) -> Void)?
-    private let service: String
-    private let limit: Int
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
-    private var done = false
-    private var timer: Scheduled<Void>?
-    /// Set once a connection carries this exchange, so failures can close it.
-    var connection: (any Channel)?
-
-    init(service: String, limit: Int, completion: @escaping (Result<UpstreamResponse, UpstreamError>) -> Void) {
-        self.service = service
-        self.limit = limit
-        self.completion = completion
-    }
-
-    /// Fails the exchange with a timeout when `deadline` passes.
-    func arm(deadline: NIODeadline, budget: Duration, on eventLoop: any EventLoop) {
-        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            fail(.timeout(service: service, after: budget))
-        }
-    }
-
-    func receiveHead(_ head: HTTPResponseHead) {
-        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
-            fail(.bodyTooLarge(service: service, limit: limit))
-            return
-        }
-        self.head = head
-    }
-
-    func receiveBody(_ buffer: ByteBuffer) {
-        guard !done else { return }
-        if var body {
-            guard body.readableBytes + buffer.readableBytes <= limit else {
-                fail(.bodyTooLarge(service: service, limit: limit))
-                return
-            }
-            var buffer = buffer
-            body.writeBuffer(&buffer)
-            self.body = body
-        } else {
-            guard buffer.readableBytes <= limit else {
-                fail(.bodyTooLarge(service: service, limit: limit))
-                return
-            }
-            body = buffer
-        }
-    }
-
-    func receiveEnd() {
-        guard !done, let head else {
-            fail(.malformedResponse(service: service))
-            return
-        }
-        done = true
-        timer?.cancel()
-        finish(.success(UpstreamResponse(status: head.status, headers: head.headers, body: body ?? ByteBuffer())))
-    }
-
-    func fail(_ error: UpstreamError) {
-        guard !done else { return }
-        done = true
-        timer?.cancel()
-        connection?.close(promise: nil)
-        finish(.failure(error.attributed(to: service)))
-    }
-
-    /// Abandons the exchange: it fails as cancelled and its connection is closed.
-    func cancel() {
-        fail(.cancelled(service: service))
-    }
-
-    private func finish(_ result: Result<UpstreamResponse, UpstreamError>) {
-        let completion = self.completion
-        self.completion = nil
-        completion?(result)
-    }
-
-    /// Whether the exchange has already completed (so a late connection goes back to the pool unused).
-    var isFinished: Bool { done }
 }

@@ -17,10 +17,27 @@ public struct UpstreamRequest: Sendable {
 /// A complete, buffered response from a service.
 public struct UpstreamResponse: Sendable {
     public var status: HTTPResponseStatus
-    public var headers: HTTPHeaders
+    /// The response's headers, built from the bytes received on each read (``ResponseFields``):
+    /// read them once and keep the value.
+    public var headers: HTTPHeaders {
+        get { fields.headers }
+        set { fields = ResponseFields(newValue) }
+    }
     public var body: ByteBuffer
+    /// The headers as received, for passing on without building them.
+    var fields: ResponseFields
 
     public var isSuccess: Bool { (200..<300).contains(status.code) }
+
+    init(status: HTTPResponseStatus, fields: ResponseFields, body: ByteBuffer) {
+        self.status = status
+        self.fields = fields
+        self.body = body
+    }
+
+    init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
+        self.init(status: status, fields: ResponseFields(headers), body: body)
+    }
 }
 
 /// Headers that describe one hop, never copied from one connection to another (RFC 9110 7.6.1),

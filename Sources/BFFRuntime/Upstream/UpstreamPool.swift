@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -11,14 +10,26 @@ final class ConnectionTally: Sendable {
     func closed() { open.wrappingSubtract(1, ordering: .relaxed) }
 }
 
-/// Keep-alive connections of one event loop, per destination.
+/// The handler that ends a pooled connection's pipeline: what the pool needs to lend it out,
+/// take it back and build new ones.
+protocol PooledConnection: ChannelHandler, Sendable {
+    /// Adds the codec this kind of connection speaks to a new channel, then a handler of this kind.
+    static func install(on pipeline: ChannelPipeline.SynchronousOperations, onReusable: @escaping (Self) -> Void, onClosed: @escaping (Self) -> Void) throws
+    /// Whether it carries no exchange and its channel is open.
+    var isIdle: Bool { get }
+    var channel: (any Channel)? { get }
+}
+
+/// Keep-alive connections of one kind (``BufferedConnectionHandler`` for buffered calls,
+/// ``UpstreamConnectionHandler`` for proxied ones) on one event loop, per destination.
 ///
-/// Confined to its event loop: fan-out calls made from a request on that loop reuse its
-/// connections without locks or thread hops. It is `@unchecked Sendable` only so NIO callbacks
-/// that run on that same loop can hold it.
-final class UpstreamPool: @unchecked Sendable {
+/// The two kinds speak different codecs on the same socket type, so each has a pool of its own
+/// and one is never handed the other. Confined to its event loop: fan-out calls made from a
+/// request on that loop reuse its connections without locks or thread hops. It is
+/// `@unchecked Sendable` only so NIO callbacks that run on that same loop can hold it.
+final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {
     let eventLoop: any EventLoop
-    private var idle: [ServiceEndpoint.PoolKey: [UpstreamConnectionHandler]] = [:]
+    private var idle: [ServiceEndpoint.PoolKey: [Connection]] = [:]
     private var closed = false
     /// Idle connections kept per destination on this loop; more are closed when released.
     let maxIdlePerDestination: Int
@@ -31,13 +42,13 @@ final class UpstreamPool: @unchecked Sendable {
     }
 
     /// An idle connection to `service`, or a new one once connected.
-    func acquire(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<UpstreamConnectionHandler> {
+    func acquire(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<Connection> {
         if let handler = idleConnection(to: service) { return eventLoop.makeSucceededFuture(handler) }
         return connect(service, connectDeadline: connectDeadline)
     }
 
     /// An idle keep-alive connection to `service`, if the pool has one.
-    func idleConnection(to service: ServiceEndpoint) -> UpstreamConnectionHandler? {
+    func idleConnection(to service: ServiceEndpoint) -> Connection? {
         let key = service.poolKey
         while let handler = idle[key]?.popLast() {
             if handler.isIdle { return handler }
@@ -46,7 +57,7 @@ final class UpstreamPool: @unchecked Sendable {
     }
 
     /// A new connection to `service`.
-    func connect(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<UpstreamConnectionHandler> {
+    func connect(_ service: ServiceEndpoint, connectDeadline: NIODeadline) -> EventLoopFuture<Connection> {
         let key = service.poolKey
         guard !closed else { return eventLoop.makeFailedFuture(UpstreamError.connectFailed(service: service.name)) }
         let timeout = TimeAmount.nanoseconds(max(1_000_000, (connectDeadline - .now()).nanoseconds))
@@ -55,23 +66,16 @@ final class UpstreamPool: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // Outbound header validation is off: every header we send is either built from the
-                    // spec, or a template value already refused if it holds control characters, or a
-                    // client header NIO's parser accepted.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .fireError,
-                        enableOutboundHeaderValidation: false
-                    )
-                    let handler = UpstreamConnectionHandler(
+                    try Connection.install(
+                        on: channel.pipeline.syncOperations,
                         onReusable: { [weak self] in self?.release($0, key: key) },
                         onClosed: { [weak self] in self?.forget($0, key: key) }
                     )
-                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         let connected = service.address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: service.host, port: service.port)
         return connected.flatMapThrowing { [tally] channel in
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamConnectionHandler.self)
+            let handler = try channel.pipeline.syncOperations.handler(type: Connection.self)
             tally.opened()
             return handler
         }.flatMapErrorThrowing { _ in
@@ -79,7 +83,7 @@ final class UpstreamPool: @unchecked Sendable {
         }
     }
 
-    private func release(_ handler: UpstreamConnectionHandler, key: ServiceEndpoint.PoolKey) {
+    private func release(_ handler: Connection, key: ServiceEndpoint.PoolKey) {
         guard !closed, idle[key, default: []].count < maxIdlePerDestination else {
             handler.channel?.close(promise: nil)
             return
@@ -87,7 +91,7 @@ final class UpstreamPool: @unchecked Sendable {
         idle[key, default: []].append(handler)
     }
 
-    private func forget(_ handler: UpstreamConnectionHandler, key: ServiceEndpoint.PoolKey) {
+    private func forget(_ handler: Connection, key: ServiceEndpoint.PoolKey) {
         tally.closed()
         idle[key]?.removeAll { $0 === handler }
     }

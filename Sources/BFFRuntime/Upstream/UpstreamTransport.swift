@@ -11,7 +11,10 @@ import NIOHTTP1
 /// let response = try await transport.send(request, to: users, deadline: .now() + .milliseconds(300), on: eventLoop)
 /// ```
 public final class UpstreamTransport: Sendable {
-    private let pools: [ObjectIdentifier: UpstreamPool]
+    /// Per event loop, connections for buffered calls, on the gateway's own codec.
+    private let bufferedPools: [ObjectIdentifier: UpstreamPool<BufferedConnectionHandler>]
+    /// Per event loop, connections for proxied calls, on NIO's codec (streamed bodies, read backpressure).
+    private let streamingPools: [ObjectIdentifier: UpstreamPool<UpstreamConnectionHandler>]
     private let group: any EventLoopGroup
     let tls: TLSUpstream
     /// Plain-HTTP upstream connections open right now, pooled or busy.
@@ -22,16 +25,19 @@ public final class UpstreamTransport: Sendable {
     public init(group: any EventLoopGroup, services: some Sequence<ServiceEndpoint> = [], maxIdlePerDestination: Int = 256) throws {
         self.group = group
         self.tls = try TLSUpstream(group: group, services: services)
-        var pools: [ObjectIdentifier: UpstreamPool] = [:]
+        var bufferedPools: [ObjectIdentifier: UpstreamPool<BufferedConnectionHandler>] = [:]
+        var streamingPools: [ObjectIdentifier: UpstreamPool<UpstreamConnectionHandler>] = [:]
         for eventLoop in group.makeIterator() {
-            pools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination, tally: connections)
+            bufferedPools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination, tally: connections)
+            streamingPools[ObjectIdentifier(eventLoop)] = UpstreamPool(eventLoop: eventLoop, maxIdlePerDestination: maxIdlePerDestination, tally: connections)
         }
-        self.pools = pools
+        self.bufferedPools = bufferedPools
+        self.streamingPools = streamingPools
     }
 
     /// The loop calls for a request on `eventLoop` should run on: that loop when it is one of ours.
     public func eventLoop(preferring eventLoop: (any EventLoop)?) -> any EventLoop {
-        if let eventLoop, pools[ObjectIdentifier(eventLoop)] != nil { return eventLoop }
+        if let eventLoop, bufferedPools[ObjectIdentifier(eventLoop)] != nil { return eventLoop }
         return group.next()
     }
 
@@ -81,11 +87,10 @@ public final class UpstreamTransport: Sendable {
     ) {
         guard !exchange.isFinished else { return }
         exchange.arm(deadline: deadline, budget: budget, on: eventLoop)
-        let pool = self.pool(on: eventLoop)
-        let head = Self.head(for: request, service: service)
+        let pool = bufferedPool(on: eventLoop)
         if let connection = pool.idleConnection(to: service) {
             exchange.connection = connection.channel
-            connection.start(exchange, head: head)
+            connection.start(exchange, request: request, service: service)
             return
         }
         let connectDeadline = min(deadline, .now() + .nanoseconds(service.connectTimeout.nanosecondsValue))
@@ -97,7 +102,7 @@ public final class UpstreamTransport: Sendable {
                     return
                 }
                 exchange.connection = connection.channel
-                connection.start(exchange, head: head)
+                connection.start(exchange, request: request, service: service)
             case .failure:
                 exchange.fail(.connectFailed(service: service.name))
             }
@@ -107,22 +112,26 @@ public final class UpstreamTransport: Sendable {
     /// Whether calls to `service` can be started from a loop with ``start(_:to:deadline:on:completion:)``.
     func startsOnLoop(_ service: ServiceEndpoint) -> Bool { !service.isTLS }
 
-    static func head(for request: UpstreamRequest, service: ServiceEndpoint) -> HTTPRequestHead {
-        var headers = request.headers
-        headers.replaceOrAdd(name: "host", value: service.hostHeader)
-        return HTTPRequestHead(version: .http1_1, method: request.method, uri: service.basePath + request.target, headers: headers)
+    /// The pool of buffered-call connections of `eventLoop`; only call on that loop.
+    func bufferedPool(on eventLoop: any EventLoop) -> UpstreamPool<BufferedConnectionHandler> {
+        eventLoop.preconditionInEventLoop()
+        return bufferedPools[ObjectIdentifier(eventLoop)]!
     }
 
-    /// The pool of `eventLoop`; only call on that loop.
-    func pool(on eventLoop: any EventLoop) -> UpstreamPool {
+    /// The pool of proxied-call connections of `eventLoop`; only call on that loop.
+    func streamingPool(on eventLoop: any EventLoop) -> UpstreamPool<UpstreamConnectionHandler> {
         eventLoop.preconditionInEventLoop()
-        return pools[ObjectIdentifier(eventLoop)]!
+        return streamingPools[ObjectIdentifier(eventLoop)]!
     }
 
     /// Closes every pooled connection; calls made afterwards fail to connect.
     public func shutdown() async {
-        for pool in pools.values {
-            try? await pool.eventLoop.submit { pool.close() }.get()
+        for (loop, buffered) in bufferedPools {
+            let streaming = streamingPools[loop]!
+            try? await buffered.eventLoop.submit {
+                buffered.close()
+                streaming.close()
+            }.get()
         }
         await tls.shutdown()
     }

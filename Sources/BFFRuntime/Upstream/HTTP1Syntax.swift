@@ -1,0 +1,105 @@
+/// The bits of HTTP/1.1's grammar (RFC 9110 section 5, RFC 9112) that the buffered codec reads
+/// and writes, on raw bytes, so that no header needs a `String` to be checked.
+///
+/// One place for them: the response parser validates field lines with ``splitField(_:_:)``, the
+/// lazily built headers (``ResponseFields``) split them with the same function, and the request
+/// writer reads `Connection` with the same list rule as the parser.
+enum HTTP1Syntax {
+    static let cr = UInt8(ascii: "\r")
+    static let lf = UInt8(ascii: "\n")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+
+    /// `tchar`: the characters of a field name or a token.
+    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// A byte allowed in a field value or a reason phrase: tab, space, visible ASCII and obs-text.
+    /// Every other control character (CR and LF on their own, NUL, DEL) is refused.
+    static func isValueCharacter(_ byte: UInt8) -> Bool {
+        byte == tab || (byte >= 0x20 && byte != 0x7F)
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+
+    /// The name and the value (optional whitespace around it trimmed) of the field line at `line`,
+    /// or nil when the line is not `token ":" OWS value OWS`: that refuses an empty name, whitespace
+    /// before the colon, a line folded onto the one before (obs-fold starts with whitespace, so it
+    /// has no name) and control characters, a bare CR among them, in the value.
+    static func splitField(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> (name: Range<Int>, value: Range<Int>)? {
+        var colon = line.lowerBound
+        while colon < line.upperBound, bytes[colon] != UInt8(ascii: ":") {
+            guard isTokenCharacter(bytes[colon]) else { return nil }
+            colon += 1
+        }
+        guard colon > line.lowerBound, colon < line.upperBound else { return nil }
+        var start = colon + 1
+        var end = line.upperBound
+        while start < end, isWhitespace(bytes[start]) { start += 1 }
+        while end > start, isWhitespace(bytes[end - 1]) { end -= 1 }
+        for index in start..<end where !isValueCharacter(bytes[index]) { return nil }
+        return (line.lowerBound..<colon, start..<end)
+    }
+
+    /// Calls `field` with the name and value of each field line in `range`, lines ending in CRLF.
+    /// - Returns: false when a line is not a valid field line (``splitField(_:_:)``), or `field` returned false.
+    static func forEachField(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ field: (Range<Int>, Range<Int>) -> Bool) -> Bool {
+        var start = range.lowerBound
+        while start < range.upperBound {
+            guard let end = bytes[start..<range.upperBound].firstIndex(of: lf), end > start, bytes[end - 1] == cr,
+                let (name, value) = splitField(bytes, start..<(end - 1)), field(name, value)
+            else { return false }
+            start = end + 1
+        }
+        return true
+    }
+
+    /// Whether the bytes at `range` spell `lowercased`, ignoring ASCII case.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercased: StaticString) -> Bool {
+        guard range.count == lowercased.utf8CodeUnitCount else { return false }
+        let expected = UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
+        for offset in 0..<range.count {
+            var byte = bytes[range.lowerBound + offset]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+            guard byte == expected[offset] else { return false }
+        }
+        return true
+    }
+
+    /// Calls `element` with each element of the comma-separated list at `range`, whitespace around
+    /// it trimmed; empty elements are skipped, as RFC 9110 section 5.6.1 asks of recipients.
+    /// `element` returns false to stop early.
+    static func forEachListElement(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ element: (Range<Int>) -> Bool) {
+        var start = range.lowerBound
+        while start <= range.upperBound {
+            var end = start
+            while end < range.upperBound, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start
+            var last = end
+            while first < last, isWhitespace(bytes[first]) { first += 1 }
+            while last > first, isWhitespace(bytes[last - 1]) { last -= 1 }
+            if first < last, !element(first..<last) { return }
+            start = end + 1
+        }
+    }
+
+    /// Whether the comma-separated list at `range` holds `lowercased` as an element, ignoring case.
+    static func listContains(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercased: StaticString) -> Bool {
+        var found = false
+        forEachListElement(bytes, range) { element in
+            found = equalsIgnoringCase(bytes, element, lowercased)
+            return !found
+        }
+        return found
+    }
+}
