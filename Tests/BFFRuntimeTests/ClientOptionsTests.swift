@@ -33,4 +33,12 @@ struct ClientOptionsTests {
         #expect(try Self.options([], environment: ["BFF_PRE_DRAIN_SECONDS": "5"]).preDrain == .seconds(5))
         #expect(throws: ValidationError.self) { try Self.options(["--pre-drain-seconds=-1"]) }
     }
+
+    @Test("the event-loop aggregation path is on unless --no-fast-aggregations or BFF_FAST_AGGREGATIONS=off")
+    func fastAggregations() throws {
+        #expect(try Self.options([]).fastAggregations)
+        #expect(try Self.options(["--no-fast-aggregations"]).fastAggregations == false)
+        #expect(try Self.options([], environment: ["BFF_FAST_AGGREGATIONS": "off"]).fastAggregations == false)
+        #expect(try Self.options([], environment: ["BFF_FAST_AGGREGATIONS": "on"]).fastAggregations)
+    }
 }

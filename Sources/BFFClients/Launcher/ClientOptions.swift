@@ -34,6 +34,9 @@ public struct ClientOptions: ParsableCommand {
     @Flag(help: "Do not write the JSON access log (env BFF_ACCESS_LOG=off).")
     public var noAccessLog = false
 
+    @Flag(help: "Send every request through the full middleware stack, none on the event-loop aggregation path (env BFF_FAST_AGGREGATIONS=off).")
+    public var noFastAggregations = false
+
     public init() {}
 
     /// The spec path: flag, then environment, then the client's default.
@@ -70,6 +73,7 @@ public struct ClientOptions: ParsableCommand {
         }
         options.adminListen = try Self.adminAddress(flag: adminListen ?? environment["BFF_ADMIN_LISTEN"], spec: spec.adminListen, publicAddress: address)
         options.accessLog = noAccessLog || environment["BFF_ACCESS_LOG"] == "off" ? nil : .standardOutput
+        options.fastAggregations = !(noFastAggregations || environment["BFF_FAST_AGGREGATIONS"] == "off")
         return options
     }
 
