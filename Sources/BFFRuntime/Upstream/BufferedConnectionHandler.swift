@@ -90,12 +90,14 @@ final class BufferedConnectionHandler: ChannelInboundHandler, PooledConnection, 
             return
         }
         self.exchange = nil
-        exchange.succeed(parsed.response)
+        // Back in the pool before the caller hears of it, so a call the caller starts from its
+        // completion (a dependent call of the plan) can take this connection.
         if parsed.reusable && requestKeepAlive && context.channel.isActive {
             onReusable(self)
         } else {
             context.close(promise: nil)
         }
+        exchange.succeed(parsed.response)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -57,6 +57,27 @@ struct BufferedTransportTests {
         }
     }
 
+    @Test("a call started from the completion of the one before it (a dependent call) reuses that call's connection")
+    func reuseFromCompletion() async throws {
+        try await ScriptedUpstream.with({ _, _ in Self.ok }) { stub in
+            try await Self.withTransport { transport, loop async throws in
+                let service = Self.service(stub)
+                let second: Result<UpstreamResponse, UpstreamError> = await withUnsafeContinuation { continuation in
+                    loop.execute {
+                        transport.start(UpstreamRequest(target: "/a"), to: service, deadline: .now() + .seconds(3), on: loop) { first in
+                            guard case .success = first else { return continuation.resume(returning: first) }
+                            transport.start(UpstreamRequest(target: "/b"), to: service, deadline: .now() + .seconds(3), on: loop) {
+                                continuation.resume(returning: $0)
+                            }
+                        }
+                    }
+                }
+                #expect(try String(buffer: second.get().body) == "fresh")
+                #expect(stub.requests.map(\.connection) == [0, 0])
+            }
+        }
+    }
+
     @Test("an answer with Connection: close is not reused: the next call opens a new connection, and the tally counts the close")
     func connectionClose() async throws {
         let close = ScriptedUpstream.Answer("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
