@@ -178,6 +178,16 @@ raw=$here/results/latest-wrk.txt
 : > "$raw"
 rows=()
 
+cpu_ticks() { # pid: user+system clock ticks used so far by the process and its direct children (nginx workers)
+  local p total=0
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null); do
+    [[ -r /proc/$p/stat ]] || continue
+    total=$((total + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$p/stat")))
+  done
+  printf '%s\n' "$total"
+}
+ticks_per_second=$(getconf CLK_TCK)
+
 measure() { # scenario gateway-label path conns
   local scenario=$1 label=$2 path=$3 conns=$4 url code out rps p50 p99 errs
   url="http://127.0.0.1:$gw_port$path"
@@ -191,7 +201,8 @@ measure() { # scenario gateway-label path conns
   note "$scenario / $label / $conns conns: warm-up ${warmup_secs}s, then ${secs}s"
   timeout $((warmup_secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${warmup_secs}s" "$url" > /dev/null 2>&1 \
     || die "$label: warm-up wrk against $url failed or hung"
-  local runs=() round all_errs=0
+  local runs=() round all_errs=0 requests=0 ticks_before ticks_after
+  ticks_before=$(cpu_ticks "$gw_pid")
   for round in $(seq "$rounds"); do
     out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
       || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
@@ -204,7 +215,13 @@ measure() { # scenario gateway-label path conns
     [[ -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse wrk output"; }
     runs+=("$rps $p50 $p99")
     all_errs=$((all_errs + errs))
+    requests=$((requests + $(awk '/ requests in / {print $1}' <<<"$out")))
   done
+  ticks_after=$(cpu_ticks "$gw_pid")
+  # CPU time the gateway spent per answered request over all runs (user + kernel), the figure that
+  # does not depend on how busy the load generator and the upstreams left the machine.
+  local cpu_us=-
+  if ((requests > 0)); then cpu_us=$(((ticks_after - ticks_before) * 1000000 / ticks_per_second / requests)); fi
   # The median run by req/s gives the row's figures; the range shows how far the runs spread.
   local sorted median
   sorted=$(printf '%s\n' "${runs[@]}" | sort -n -k1,1)
@@ -213,7 +230,7 @@ measure() { # scenario gateway-label path conns
   if ((rounds > 1)); then
     rps="$rps ($(head -n1 <<<"$sorted" | cut -d' ' -f1)-$(tail -n1 <<<"$sorted" | cut -d' ' -f1))"
   fi
-  rows+=("| $scenario | $label | $conns | $rps | $p50 | $p99 | $all_errs |")
+  rows+=("| $scenario | $label | $conns | $rps | $cpu_us | $p50 | $p99 | $all_errs |")
 }
 
 # scenario label | path | connections
@@ -248,8 +265,8 @@ done
 cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 nginx_ver=$(nginx -v 2>&1 | sed 's|^nginx version: ||')
 report=$(
-  printf '| scenario | gateway | conns | req/s | p50 | p99 | errors |\n'
-  printf '|---|---|---|---|---|---|---|\n'
+  printf '| scenario | gateway | conns | req/s | CPU us/req | p50 | p99 | errors |\n'
+  printf '|---|---|---|---|---|---|---|---|\n'
   printf '%s\n' "${rows[@]}"
   printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1, %s run(s) of %s s per row after a %s s warm-up; %s\n' \
     "$(nproc)" "${cpu:-unknown CPU}" "$nginx_ver" "$rounds" "$secs" "$warmup_secs" "$(date -u '+%Y-%m-%d %H:%M UTC')"
