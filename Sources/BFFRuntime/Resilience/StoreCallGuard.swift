@@ -6,7 +6,7 @@ import Synchronization
 
 /// Calls on the request path to a store that may fail (a Redis shared by replicas): each is
 /// bounded by a timeout, and every failure is counted (beside a metric) and logged at most once
-/// every ``warningInterval``, so a store that is down or slow costs a request at most the timeout
+/// every ``warningInterval`` (5 s), so a store that is down or slow costs a request at most the timeout
 /// and the log one line every few seconds.
 ///
 /// ```swift
@@ -21,11 +21,13 @@ final class StoreCallGuard: Sendable {
     }
 
     static let defaultTimeout: Duration = .milliseconds(200)
-    /// Failures are logged at most this often, however many requests they hit.
-    static let warningInterval: Duration = .seconds(5)
+    /// Failures are logged at most this often by default, however many requests they hit.
+    static let defaultWarningInterval: Duration = .seconds(5)
 
     /// Longest a request waits for the store.
     let timeout: Duration
+    /// Failures are logged at most this often.
+    let warningInterval: Duration
     private let warning: Logger.Message
     private let counter: Counter?
     private let logger: Logger
@@ -35,8 +37,15 @@ final class StoreCallGuard: Sendable {
     /// - Parameters:
     ///   - warning: what a failure means for requests, logged with the error and the failures so far.
     ///   - errors: the metric that counts failures, beside ``failures``.
-    init(timeout: Duration = StoreCallGuard.defaultTimeout, warning: Logger.Message, errors: Counter?, logger: Logger) {
+    init(
+        timeout: Duration = StoreCallGuard.defaultTimeout,
+        warning: Logger.Message,
+        warningInterval: Duration = StoreCallGuard.defaultWarningInterval,
+        errors: Counter?,
+        logger: Logger
+    ) {
         self.timeout = timeout
+        self.warningInterval = warningInterval
         self.warning = warning
         counter = errors
         self.logger = logger
@@ -83,7 +92,7 @@ final class StoreCallGuard: Sendable {
         counter?.increment()
         let now = NIODeadline.now().uptimeNanoseconds
         let last = lastWarning.load(ordering: .relaxed)
-        guard last == 0 || now &- last >= UInt64(Self.warningInterval.nanosecondsValue) else { return }
+        guard last == 0 || now &- last >= UInt64(warningInterval.nanosecondsValue) else { return }
         guard lastWarning.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
         logger.warning(warning, metadata: ["error": "\(error)", "failures": "\(failures)"])
     }

@@ -29,11 +29,14 @@ final class RateLimiter: Sendable {
     /// How many checks the store failed or answered too late (for metrics and tests).
     var storeErrors: Int { guarded.failures }
 
-    /// - Parameter storeErrors: the metric that counts store failures, beside ``storeErrors``.
+    /// - Parameters:
+    ///   - storeErrors: the metric that counts store failures, beside ``storeErrors``.
+    ///   - warningInterval: store failures are logged at most this often.
     init(
         store: any RateLimitStore,
         onStoreError: RateLimitsSpec.OnStoreError,
         timeout: Duration = StoreCallGuard.defaultTimeout,
+        warningInterval: Duration = StoreCallGuard.defaultWarningInterval,
         storeErrors: Counter? = nil,
         logger: Logger
     ) {
@@ -42,6 +45,7 @@ final class RateLimiter: Sendable {
         guarded = StoreCallGuard(
             timeout: timeout,
             warning: "rate limit store unavailable; requests are \(onStoreError == .allow ? "allowed" : "refused") meanwhile (on_store_error: \(onStoreError.rawValue))",
+            warningInterval: warningInterval,
             errors: storeErrors,
             logger: logger
         )
