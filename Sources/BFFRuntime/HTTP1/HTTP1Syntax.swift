@@ -1,9 +1,10 @@
-/// The bits of HTTP/1.1's grammar (RFC 9110 section 5, RFC 9112) that the buffered codec reads
-/// and writes, on raw bytes, so that no header needs a `String` to be checked.
+/// The bits of HTTP/1.1's grammar (RFC 9110 section 5, RFC 9112) that the gateway checks on raw
+/// bytes, so that no header needs a `String` to be checked.
 ///
-/// One place for them: the response parser validates field lines with ``splitField(_:_:)``, the
-/// lazily built headers (``ResponseFields``) split them with the same function, and the request
-/// writer reads `Connection` with the same list rule as the parser.
+/// One place for them: the ingress scanner (``RequestHeadScanner``) reads client heads with them,
+/// the upstream response parser validates field lines with ``splitField(_:_:)``, the lazily built
+/// headers (``ResponseFields``) split them with the same function, and the request writer reads
+/// `Connection` with the same list rule as the parser.
 enum HTTP1Syntax {
     static let cr = UInt8(ascii: "\r")
     static let lf = UInt8(ascii: "\n")
@@ -31,6 +32,16 @@ enum HTTP1Syntax {
     }
 
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == space || byte == tab }
+
+    /// The value of a `HEXDIG`, or nil.
+    static func hexDigit(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A")) + 10
+        default: return nil
+        }
+    }
 
     /// The name and the value (optional whitespace around it trimmed) of the field line at `line`,
     /// or nil when the line is not `token ":" OWS value OWS`: that refuses an empty name, whitespace

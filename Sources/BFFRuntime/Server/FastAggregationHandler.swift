@@ -185,7 +185,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         do {
             try plan.requireValidInputs(inputs)
         } catch {
-            answer(exchange, problem: error, requestID: requestID, route: plan.route.path, outcomes: [], context: context)
+            answer(exchange, problem: error, requestID: requestID, outcomes: [], context: context)
             return
         }
         let ifNoneMatch = exchange.request.headerFields[.ifNoneMatch]
@@ -197,12 +197,12 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
                 write(exchange, status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID,
                       outcomes: Array(zip(plan.callNames.names, outcomes)), context: context)
             case .failure(let failure):
-                answer(exchange, problem: failure.problem, requestID: requestID, route: plan.route.path, outcomes: failure.outcomes, context: context)
+                answer(exchange, problem: failure.problem, requestID: requestID, outcomes: failure.outcomes, context: context)
             }
         }
     }
 
-    private func answer(_ exchange: Exchange, problem: Problem, requestID: String, route: String, outcomes: [(String, CallOutcome)], context: ChannelHandlerContext) {
+    private func answer(_ exchange: Exchange, problem: Problem, requestID: String, outcomes: [(String, CallOutcome)], context: ChannelHandlerContext) {
         let (headers, body) = problem.encoded(requestID: requestID, instance: String(exchange.path))
         write(exchange, status: problem.status, headers: headers, body: body, requestID: requestID, outcomes: outcomes, context: context)
     }

@@ -243,7 +243,7 @@ struct HTTP1ResponseParser {
     private static func chunkSize(_ bytes: UnsafeRawBufferPointer, _ line: Range<Int>) -> Int? {
         var size = 0
         var index = line.lowerBound
-        while index < line.upperBound, let digit = hexDigit(bytes[index]) {
+        while index < line.upperBound, let digit = HTTP1Syntax.hexDigit(bytes[index]) {
             let (shifted, overflow) = size.multipliedReportingOverflow(by: 16)
             guard !overflow else { return nil }
             size = shifted + digit
@@ -254,15 +254,6 @@ struct HTTP1ResponseParser {
         guard index == line.upperBound || bytes[index] == UInt8(ascii: ";") else { return nil }
         for byte in bytes[index..<line.upperBound] where !HTTP1Syntax.isValueCharacter(byte) { return nil }
         return size
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a")) + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A")) + 10
-        default: return nil
-        }
     }
 
     /// What the parser needs from a head: version, status code, where the field lines are, and the

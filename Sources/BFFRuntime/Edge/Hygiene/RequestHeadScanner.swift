@@ -190,7 +190,7 @@ struct RequestHeadScanner {
             return .malformed("a control or non-ASCII character in the request line; percent-encode the target")
         }
         let parts = line.split(separator: .space, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[0].allSatisfy(\.isTokenCharacter) else {
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[0].allSatisfy(HTTP1Syntax.isTokenCharacter) else {
             return .malformed("the request line is not 'METHOD target HTTP/1.1'")
         }
         switch String(decoding: parts[2], as: UTF8.self) {
@@ -207,7 +207,7 @@ struct RequestHeadScanner {
         }
         guard let colon = line.firstIndex(of: .colon) else { return .malformed("a header line has no colon") }
         let name = line[..<colon]
-        guard !name.isEmpty, name.allSatisfy(\.isTokenCharacter) else {
+        guard !name.isEmpty, name.allSatisfy(HTTP1Syntax.isTokenCharacter) else {
             return .malformed("an invalid header name (no spaces or control characters, none before the colon)")
         }
         var value = line[(colon + 1)...]
@@ -279,21 +279,12 @@ struct RequestHeadScanner {
         guard (1...15).contains(size.count) else { return nil }
         var value = 0
         for byte in size {
-            guard let digit = hexValue(byte) else { return nil }
+            guard let digit = HTTP1Syntax.hexDigit(byte) else { return nil }
             value = value << 4 | digit
         }
         let extensions = line[size.endIndex...]
         guard extensions.allSatisfy({ $0 == .tab || (0x20...0x7E).contains($0) }) else { return nil }
         return value
-    }
-
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case 0x30...0x39: Int(byte - 0x30)
-        case 0x41...0x46: Int(byte - 0x41 + 10)
-        case 0x61...0x66: Int(byte - 0x61 + 10)
-        default: nil
-        }
     }
 
     private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercased: some Collection<UInt8>) -> Bool {
@@ -312,16 +303,4 @@ extension UInt8 {
     fileprivate static let tab = UInt8(ascii: "\t")
     fileprivate static let colon = UInt8(ascii: ":")
     fileprivate static let semicolon = UInt8(ascii: ";")
-
-    /// A `tchar` of RFC 9110: the characters of methods and header names.
-    fileprivate var isTokenCharacter: Bool {
-        switch self {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            true
-        default: false
-        }
-    }
 }
