@@ -1,9 +1,10 @@
-import BFFRuntime
 import BFFSpec
 import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import BFFRuntime
 
 /// Aggregations answered on the event loop (``FastAggregationHandler``) must be indistinguishable
 /// from the same routes answered through Hummingbird and the middleware, and keep pipelined
@@ -133,5 +134,23 @@ struct FastAggregationTests {
                 #expect(cancelled, "the service still had the abandoned call open")
             }
         }
+    }
+}
+
+/// The `Date` the fast path writes must be the IMF-fixdate Hummingbird writes.
+@Suite("HTTP date")
+struct HTTPDateTests {
+    @Test("IMF-fixdate: RFC 9110's own example, single-digit day and time parts padded, and the epoch")
+    func imfFixdate() {
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(1_796_112_004) == "Tue, 01 Dec 2026 08:00:04 GMT")
+    }
+
+    @Test("the cached value follows the clock")
+    func followsTheClock() {
+        var date = HTTPDate()
+        let now = date.now()
+        #expect(now == HTTPDate.format(time(nil)) || now == HTTPDate.format(time(nil) - 1))
     }
 }
