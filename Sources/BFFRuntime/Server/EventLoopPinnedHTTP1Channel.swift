@@ -25,7 +25,12 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
         return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
             let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
-            try operations.addHandler(FastAggregationHandler(routes: fastAggregations), position: .after(connectionState))
+            let sanitizer = try operations.handler(type: IngressHeaderSanitizer.self)
+            let headGuard = try operations.handler(type: RequestHeadGuard.self)
+            try operations.addHandler(
+                FastAggregationHandler(routes: fastAggregations, headGuard: headGuard, sanitizer: sanitizer),
+                position: .after(connectionState)
+            )
             return value
         }
     }

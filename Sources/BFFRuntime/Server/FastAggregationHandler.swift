@@ -66,7 +66,10 @@ struct FastAggregations: Sendable {
 /// ``FastAggregations``) and passes every other request on to Hummingbird.
 ///
 /// Sits after Hummingbird's connection-state handler, so idle timeouts and graceful-shutdown
-/// quiescing count these requests too. Answers stay in request order on a pipelined connection: a
+/// quiescing count these requests too. Each answer is encoded here and written whole by
+/// ``RequestHeadGuard``, past the HTTP encoders; only its `end` goes through the handlers between,
+/// for the connection-state handler, and stops at ``IngressHeaderSanitizer``. Answers stay in
+/// request order on a pipelined connection: a
 /// request is only answered here when nothing passed on is still unanswered, and parts that arrive
 /// while one is being answered wait (with reads held) until its answer is written.
 final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -76,6 +79,10 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let routes: FastAggregations
+    /// Writes the encoded answers to the socket.
+    private let headGuard: RequestHeadGuard
+    /// Where each answer's `end` stops.
+    private let sanitizer: IngressHeaderSanitizer
     /// Requests passed on whose answer's end has not been written yet.
     private var passedOn = 0
     /// Whether the parts arriving belong to a request passed on.
@@ -107,8 +114,10 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    init(routes: FastAggregations) {
+    init(routes: FastAggregations, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer) {
         self.routes = routes
+        self.headGuard = headGuard
+        self.sanitizer = sanitizer
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -225,9 +234,11 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let closing = exchange.request.headerFields[.connection]?.lowercased() == "close"
         if closing { headers[.connection] = "close" }
         if status != .notModified { headers[.contentLength] = String(body?.readableBytes ?? 0) }
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
-        if let body, body.readableBytes > 0 { context.write(wrapOutboundOut(.body(body)), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        var bytes = context.channel.allocator.buffer(capacity: 512 + (body?.readableBytes ?? 0))
+        bytes.writeHTTP1Response(status: status, fields: headers, body: body)
+        headGuard.writeWholeResponse(bytes)
+        sanitizer.expectEndWrittenElsewhere()
+        context.write(wrapOutboundOut(.end(nil)), promise: nil)
         finished(exchange, status: status, requestID: requestID, outcomes: outcomes)
         current = nil
         if closing {

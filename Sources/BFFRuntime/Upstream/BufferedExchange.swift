@@ -6,14 +6,16 @@ import NIOCore
 /// threads only ever reach it through `eventLoop.execute`). Calls its completion exactly once: with the response, or with the
 /// first failure (timeout, cancellation, size, reset), closing the connection on any failure so a
 /// half-read response can never be handed to the next request.
-final class BufferedExchange: LoopCancellable, @unchecked Sendable {
+final class BufferedExchange: LoopCancellable, LoopDeadlineOwner, @unchecked Sendable {
     /// Called directly with the result (no promise or future in between); nil once called.
     private var completion: ((Result<UpstreamResponse, UpstreamError>) -> Void)?
     private let service: String
     /// The largest body accepted: the service's `max_body`.
     let limit: Int
     private var done = false
-    private var timer: Scheduled<Void>?
+    /// Where its deadline is kept once armed, and the time it was given (for the timeout's message).
+    private var deadlines: LoopDeadlines?
+    private var budget = Duration.zero
     /// Set once a connection carries this exchange, so failures can close it.
     var connection: (any Channel)?
 
@@ -23,25 +25,29 @@ final class BufferedExchange: LoopCancellable, @unchecked Sendable {
         self.completion = completion
     }
 
-    /// Fails the exchange with a timeout when `deadline` passes.
-    func arm(deadline: NIODeadline, budget: Duration, on eventLoop: any EventLoop) {
-        timer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            fail(.timeout(service: service, after: budget))
-        }
+    /// Fails the exchange with a timeout when `deadline` passes, kept in its loop's `deadlines`.
+    func arm(deadline: NIODeadline, budget: Duration, in deadlines: LoopDeadlines) {
+        self.budget = budget
+        self.deadlines = deadlines
+        deadlines.add(self, at: deadline)
+    }
+
+    func isPast(deadline tag: Int) -> Bool { done }
+
+    func deadlinePassed(_ tag: Int) {
+        fail(.timeout(service: service, after: budget))
     }
 
     /// Completes with the complete response, unless the exchange has already failed.
     func succeed(_ response: UpstreamResponse) {
         guard !done else { return }
         done = true
-        timer?.cancel()
         finish(.success(response))
     }
 
     func fail(_ error: UpstreamError) {
         guard !done else { return }
         done = true
-        timer?.cancel()
         connection?.close(promise: nil)
         finish(.failure(error.attributed(to: service)))
     }
@@ -52,6 +58,8 @@ final class BufferedExchange: LoopCancellable, @unchecked Sendable {
     }
 
     private func finish(_ result: Result<UpstreamResponse, UpstreamError>) {
+        deadlines.take()?.finished()
+        connection = nil
         let completion = self.completion
         self.completion = nil
         completion?(result)

@@ -34,9 +34,12 @@ final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {
     /// Idle connections kept per destination on this loop; more are closed when released.
     let maxIdlePerDestination: Int
     private let tally: ConnectionTally
+    /// The deadlines of the calls made on this loop's connections.
+    let deadlines: LoopDeadlines
 
     init(eventLoop: any EventLoop, maxIdlePerDestination: Int, tally: ConnectionTally) {
         self.eventLoop = eventLoop
+        deadlines = LoopDeadlines(eventLoop: eventLoop)
         self.maxIdlePerDestination = maxIdlePerDestination
         self.tally = tally
     }
@@ -99,6 +102,7 @@ final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {
     /// Closes every idle connection and refuses new ones.
     func close() {
         closed = true
+        deadlines.close()
         for handlers in idle.values {
             for handler in handlers { handler.channel?.close(promise: nil) }
         }

@@ -86,8 +86,8 @@ public final class UpstreamTransport: Sendable {
         on eventLoop: any EventLoop
     ) {
         guard !exchange.isFinished else { return }
-        exchange.arm(deadline: deadline, budget: budget, on: eventLoop)
         let pool = bufferedPool(on: eventLoop)
+        exchange.arm(deadline: deadline, budget: budget, in: pool.deadlines)
         if let connection = pool.idleConnection(to: service) {
             exchange.connection = connection.channel
             connection.start(exchange, request: request, service: service)

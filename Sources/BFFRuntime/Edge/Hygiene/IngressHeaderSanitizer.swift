@@ -10,7 +10,7 @@ import NIOHTTPTypes
 /// `Connection`. It runs before the gateway adds headers of its own, so `Connection: X-Request-ID`
 /// cannot remove what the gateway sets later.
 ///
-/// Also reports the end of every response to ``RequestHeadGuard`` with ``IngressResponseEnded``.
+/// Also reports the end of every response it passes on to ``RequestHeadGuard`` with ``IngressResponseEnded``.
 final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -19,6 +19,10 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
 
     private let trustedProxies: [CIDR]
     private var isPeerTrusted = false
+    /// Responses written whole past the HTTP encoder (``RequestHeadGuard/writeWholeResponse(_:)``)
+    /// whose `end` still comes this way, so that the connection-state handler further in sees each
+    /// response end; those ends stop here.
+    private var endsWrittenElsewhere = 0
 
     init(trustedProxies: [CIDR]) {
         self.trustedProxies = trustedProxies
@@ -38,10 +42,22 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
-        if case .end = unwrapOutboundIn(data) {
-            context.triggerUserOutboundEvent(IngressResponseEnded(), promise: nil)
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
         }
+        if endsWrittenElsewhere > 0 {
+            endsWrittenElsewhere -= 1
+            promise?.succeed()
+            return
+        }
+        context.write(data, promise: promise)
+        context.triggerUserOutboundEvent(IngressResponseEnded(), promise: nil)
+    }
+
+    /// Makes the next response end written through this handler stop here.
+    func expectEndWrittenElsewhere() {
+        endsWrittenElsewhere += 1
     }
 
     // MARK: Rules

@@ -11,7 +11,7 @@ import NIOCore
 /// can reach routing, and the decoder's own errors (a bare 400) cannot pre-empt our answer.
 /// A refused request that follows pipelined requests is answered after their responses, which
 /// ``IngressHeaderSanitizer`` reports with ``IngressResponseEnded``.
-final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
+final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, LoopDeadlineOwner {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = IOData
@@ -35,7 +35,11 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldHead: ByteBuffer?
     /// Requests whose head went to the decoder and whose response has not ended.
     private var unansweredRequests = 0
-    private var headDeadline: Scheduled<Void>?
+    /// The head deadline, one per head (numbered by `heads`), kept without a NIO timer per request.
+    private var deadlines: LoopDeadlines?
+    private var heads = 0
+    private var headDeadlineRunning = false
+    private var context: ChannelHandlerContext?
     private var lingerDeadline: Scheduled<Void>?
 
     init(policy: IngressPolicy, connections: ConnectionBudget, logger: Logger) {
@@ -48,7 +52,14 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Connection lifetime
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        deadlines = LoopDeadlines(eventLoop: context.eventLoop)
         if context.channel.isActive { admit(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadlines?.close()
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -57,7 +68,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        headDeadline?.cancel()
+        deadlines?.close()
         lingerDeadline?.cancel()
         if isAdmitted {
             isAdmitted = false
@@ -99,12 +110,11 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 pass(buffer, pending..<offset, context: context)
                 pending = offset
                 heldHead = ByteBuffer()
-                startHeadDeadline(context: context)
+                startHeadDeadline()
             case .headEnded:
                 hold(buffer, pending..<offset)
                 pending = offset
-                headDeadline?.cancel()
-                headDeadline = nil
+                stopHeadDeadline()
                 unansweredRequests += 1
                 if let head = heldHead.take() { context.fireChannelRead(wrapInboundOut(head)) }
             case .rejected(let rejection):
@@ -150,12 +160,24 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
         heldHead?.writeBuffer(&slice)
     }
 
-    private func startHeadDeadline(context: ChannelHandlerContext) {
-        let timeout = policy.headerTimeout
-        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.nanosecondsValue)) {
-            self.headDeadline = nil
-            self.refuse(.headTimeout(timeout), context: context)
-        }
+    private func startHeadDeadline() {
+        heads += 1
+        headDeadlineRunning = true
+        deadlines?.add(self, tag: heads, at: .now() + .nanoseconds(policy.headerTimeout.nanosecondsValue))
+    }
+
+    private func stopHeadDeadline() {
+        guard headDeadlineRunning else { return }
+        headDeadlineRunning = false
+        deadlines?.finished()
+    }
+
+    func isPast(deadline head: Int) -> Bool { head != heads || !headDeadlineRunning }
+
+    func deadlinePassed(_ head: Int) {
+        stopHeadDeadline()
+        guard let context else { return }
+        refuse(.headTimeout(policy.headerTimeout), context: context)
     }
 
     // MARK: Outbound
@@ -174,6 +196,19 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         promise?.succeed()
+        responseEnded(context: context)
+    }
+
+    /// Writes and flushes a whole response to the oldest unanswered request, already encoded by a
+    /// handler further in that answered it itself (``FastAggregationHandler``), past the HTTP encoder.
+    func writeWholeResponse(_ bytes: ByteBuffer) {
+        guard let context else { return }
+        if case .lingering = state { return }
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        responseEnded(context: context)
+    }
+
+    private func responseEnded(context: ChannelHandlerContext) {
         unansweredRequests -= 1
         if unansweredRequests == 0, case .refusing(let rejection) = state { answer(rejection, context: context) }
     }
@@ -183,8 +218,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Stops passing bytes on and answers `rejection` once earlier requests have their responses.
     private func refuse(_ rejection: IngressRejection, context: ChannelHandlerContext) {
         guard case .serving = state else { return }
-        headDeadline?.cancel()
-        headDeadline = nil
+        stopHeadDeadline()
         heldHead = nil
         logger.debug("refused request at the edge", metadata: ["status": "\(rejection.status.code)", "reason": "\(rejection.detail)"])
         state = .refusing(rejection)
@@ -206,10 +240,3 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler {
 /// Sent toward the socket by ``IngressHeaderSanitizer`` after each response's last part, so
 /// ``RequestHeadGuard`` knows when pipelined responses are done.
 struct IngressResponseEnded {}
-
-extension Optional {
-    fileprivate mutating func take() -> Wrapped? {
-        defer { self = nil }
-        return self
-    }
-}
