@@ -13,13 +13,42 @@ enum EntityTag {
     static func make(content: ByteBuffer, outcomes: [CallOutcome]) -> String {
         var hash = SHA256()
         content.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
-        var summary = ""
+        // Each call as `status:http;` (`status:;` without a code).
+        var summary: [UInt8] = []
+        summary.reserveCapacity(16 * outcomes.count)
         for outcome in outcomes {
-            summary += outcome.status.rawValue
-            summary += outcome.http.map { ":\($0);" } ?? ":;"
+            summary.append(contentsOf: outcome.status.rawValue.utf8)
+            summary.append(UInt8(ascii: ":"))
+            if let http = outcome.http { summary.append(contentsOf: String(http).utf8) }
+            summary.append(UInt8(ascii: ";"))
         }
-        hash.update(data: Array(summary.utf8))
-        return "W/\"" + Data(hash.finalize().prefix(16)).base64EncodedString() + "\""
+        hash.update(data: summary)
+        return hash.finalize().withUnsafeBytes { digest in
+            "W/\"" + base64(UnsafeRawBufferPointer(rebasing: digest.prefix(16))) + "\""
+        }
+    }
+
+    private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 with padding, as `Data.base64EncodedString()` writes it, without a `Data`.
+    static func base64(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: (bytes.count + 2) / 3 * 4) { output in
+            var written = 0
+            var index = 0
+            while index < bytes.count {
+                let count = min(3, bytes.count - index)
+                var group = UInt32(bytes[index]) << 16
+                if count > 1 { group |= UInt32(bytes[index + 1]) << 8 }
+                if count > 2 { group |= UInt32(bytes[index + 2]) }
+                for position in 0..<4 {
+                    output[written + position] =
+                        position <= count ? base64Alphabet[Int((group >> UInt32(18 - 6 * position)) & 0x3F)] : UInt8(ascii: "=")
+                }
+                written += 4
+                index += 3
+            }
+            return written
+        }
     }
 
     /// Whether `ifNoneMatch` (`*`, or a list of tags) names `tag`, comparing weakly: `W/"x"` and

@@ -87,6 +87,14 @@ enum HTTP1Syntax {
         return true
     }
 
+    /// Whether the bytes at `range` spell `expected` exactly (a method, a version: case matters).
+    static func equalsExactly(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ expected: StaticString) -> Bool {
+        guard range.count == expected.utf8CodeUnitCount else { return false }
+        let spelled = UnsafeRawBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount)
+        for offset in 0..<range.count where bytes[range.lowerBound + offset] != spelled[offset] { return false }
+        return true
+    }
+
     /// Calls `element` with each element of the comma-separated list at `range`, whitespace around
     /// it trimmed; empty elements are skipped, as RFC 9110 section 5.6.1 asks of recipients.
     /// `element` returns false to stop early.

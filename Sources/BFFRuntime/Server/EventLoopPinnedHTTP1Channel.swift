@@ -1,10 +1,12 @@
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTPTypesHTTP1
 
 /// Hummingbird's HTTP/1 child channel, with each connection's task pinned to its event loop,
-/// ``RequestHeadGuard`` in front of the HTTP decoder and, when given routes, a
-/// ``FastAggregationHandler`` in front of Hummingbird's request handling.
+/// ``RequestHeadGuard`` in front of the HTTP decoder (handing plain GETs it decoded itself straight
+/// to the HTTPTypes side) and, when given routes, a ``FastAggregationHandler`` in front of
+/// Hummingbird's request handling.
 struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -15,18 +17,19 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     let fastAggregations: FastAggregations?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let headGuard = RequestHeadGuard(policy: ingress, connections: connections, logger: logger)
         do {
+            let headGuard = RequestHeadGuard(policy: ingress, connections: connections, logger: logger)
             try channel.pipeline.syncOperations.addHandler(headGuard, position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
-        guard let fastAggregations else { return inner.setup(channel: channel, logger: logger) }
         return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
+            let headGuard = try operations.handler(type: RequestHeadGuard.self)
+            headGuard.decodedRequests = try operations.context(handlerType: HTTP1ToHTTPServerCodec.self)
+            guard let fastAggregations else { return value }
             let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
             let sanitizer = try operations.handler(type: IngressHeaderSanitizer.self)
-            let headGuard = try operations.handler(type: RequestHeadGuard.self)
             try operations.addHandler(
                 FastAggregationHandler(routes: fastAggregations, headGuard: headGuard, sanitizer: sanitizer),
                 position: .after(connectionState)

@@ -2,6 +2,7 @@ import BFFSpec
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTPTypes
 
 /// The first handler of every accepted connection: admits it under the connection budget, holds
 /// each request head back from the HTTP decoder until ``RequestHeadScanner`` has vetted all of it,
@@ -41,6 +42,10 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
     private var headDeadlineRunning = false
     private var context: ChannelHandlerContext?
     private var lingerDeadline: Scheduled<Void>?
+    /// The context whose next handler takes decoded request parts (the HTTP/1-to-HTTPTypes codec's):
+    /// plain GET heads (``SimpleRequestDecoder``) are decoded here and handed on from there,
+    /// past the HTTP decoder. Nil until the HTTP pipeline is set up, and then every head is decoded there.
+    var decodedRequests: ChannelHandlerContext?
 
     init(policy: IngressPolicy, connections: ConnectionBudget, logger: Logger) {
         self.policy = policy
@@ -60,6 +65,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
     func handlerRemoved(context: ChannelHandlerContext) {
         deadlines?.close()
         self.context = nil
+        decodedRequests = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -116,7 +122,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
                 pending = offset
                 stopHeadDeadline()
                 unansweredRequests += 1
-                if let head = heldHead.take() { context.fireChannelRead(wrapInboundOut(head)) }
+                if let head = heldHead.take() { deliver(head, context: context) }
             case .rejected(let rejection):
                 // Outside a head, the bytes before the offending one end an earlier request's body.
                 if heldHead == nil { pass(buffer, pending..<(offset - 1), context: context) }
@@ -148,6 +154,16 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Hands a vetted head on: decoded here when it is a plain GET, else to the HTTP decoder.
+    private func deliver(_ head: ByteBuffer, context: ChannelHandlerContext) {
+        if let decodedRequests, let request = SimpleRequestDecoder.decode(head) {
+            decodedRequests.fireChannelRead(NIOAny(HTTPRequestPart.head(request)))
+            decodedRequests.fireChannelRead(NIOAny(HTTPRequestPart.end(nil)))
+        } else {
+            context.fireChannelRead(wrapInboundOut(head))
+        }
     }
 
     private func pass(_ buffer: ByteBuffer, _ range: Range<Int>, context: ChannelHandlerContext) {
