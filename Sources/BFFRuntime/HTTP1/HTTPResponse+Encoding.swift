@@ -14,13 +14,34 @@ extension ByteBuffer {
         writeInteger(HTTP1Syntax.space)
         writeString(status.reasonPhrase)
         writeStaticString("\r\n")
-        for field in fields {
-            writeString(field.name.rawName)
-            writeStaticString(": ")
-            writeString(field.value)
-            writeStaticString("\r\n")
-        }
+        for field in fields { writeFieldLine(field.name.rawName, field.value) }
         writeStaticString("\r\n")
         if var body { writeBuffer(&body) }
+    }
+}
+
+extension ByteBuffer {
+    /// Writes the field line `name: value` and its CRLF in one write (one bounds and exclusivity
+    /// check instead of four); the caller vouches that both are legal.
+    mutating func writeFieldLine(_ name: String, _ value: String) {
+        var name = name
+        var value = value
+        name.withUTF8 { name in
+            value.withUTF8 { value in
+                _ = writeWithUnsafeMutableBytes(minimumWritableBytes: name.count + value.count + 4) { output in
+                    let base = output.baseAddress!
+                    if name.count > 0 { base.copyMemory(from: name.baseAddress!, byteCount: name.count) }
+                    var offset = name.count
+                    base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: offset, as: UInt8.self)
+                    base.storeBytes(of: HTTP1Syntax.space, toByteOffset: offset + 1, as: UInt8.self)
+                    offset += 2
+                    if value.count > 0 { (base + offset).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                    offset += value.count
+                    base.storeBytes(of: HTTP1Syntax.cr, toByteOffset: offset, as: UInt8.self)
+                    base.storeBytes(of: HTTP1Syntax.lf, toByteOffset: offset + 1, as: UInt8.self)
+                    return offset + 2
+                }
+            }
+        }
     }
 }

@@ -3,7 +3,8 @@ import HTTPTypes
 import NIOHTTP1
 
 /// One call of a plan, ready to run: service resolved, templates compiled, edges as indices.
-struct CompiledCall: Sendable {
+/// A class, so the request path shares one instance instead of copying every field.
+final class CompiledCall: Sendable {
     let index: Int
     let name: String
     let service: ServiceCluster
@@ -21,11 +22,32 @@ struct CompiledCall: Sendable {
     let dependents: [Int]
     /// Whether this call's JSON must be parsed (read by another call, or shaped in the response).
     let needsParsedBody: Bool
+
+    init(
+        index: Int, name: String, service: ServiceCluster, target: CompiledTemplate, headers: [(name: String, value: CompiledTemplate)],
+        timeout: Duration, required: Bool, fallback: JSONValue?, hedge: HedgeSpec?, cache: CacheSpec?, dependencies: [Int], dependents: [Int],
+        needsParsedBody: Bool
+    ) {
+        self.index = index
+        self.name = name
+        self.service = service
+        self.target = target
+        self.headers = headers
+        self.timeout = timeout
+        self.required = required
+        self.fallback = fallback
+        self.hedge = hedge
+        self.cache = cache
+        self.dependencies = dependencies
+        self.dependents = dependents
+        self.needsParsedBody = needsParsedBody
+    }
 }
 
 /// An aggregation compiled once at start-up from its spec: the DAG, the compiled templates and
-/// the response shape. Executing it never consults the spec again.
-struct CompiledPlan: Sendable {
+/// the response shape. Executing it never consults the spec again. A class, so each request holds
+/// it with one reference count instead of a copy of every field.
+final class CompiledPlan: Sendable {
     let route: RoutePattern
     let timeout: Duration
     let calls: [CompiledCall]

@@ -125,10 +125,15 @@ enum ResponseComposer {
 
     /// Milliseconds with one decimal, or none when whole.
     static func formatMilliseconds(_ ms: Double) -> String {
-        let tenths = (ms * 10).rounded()
+        let tenths = (max(ms, 0) * 10).rounded()
         let whole = Int(tenths / 10)
         let fraction = Int(tenths) % 10
-        return fraction == 0 ? String(whole) : "\(whole).\(fraction)"
+        var text = String(whole)
+        if fraction != 0 {
+            text.append(".")
+            text.append(Character(Unicode.Scalar(UInt8(ascii: "0") + UInt8(fraction))))
+        }
+        return text
     }
 
     private static func parse(_ buffer: ByteBuffer) -> JSONValue? {

@@ -25,9 +25,8 @@ extension UpstreamRequest {
         buffer.writeInteger(HTTP1Syntax.space)
         buffer.writeString(service.basePath)
         buffer.writeString(target)
-        buffer.writeStaticString(" HTTP/1.1\r\nhost: ")
-        buffer.writeString(service.hostHeader)
-        buffer.writeStaticString("\r\n")
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        buffer.writeFieldLine("host", service.hostHeader)
         var keepAlive = true
         for (name, value) in headers {
             let framing = Self.utf8(of: name) { name in
@@ -41,10 +40,7 @@ extension UpstreamRequest {
             {
                 keepAlive = false
             }
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+            buffer.writeFieldLine(name, value)
         }
         if let length = bodyLength ?? (method.definesContent ? 0 : nil) {
             buffer.writeStaticString("content-length: ")
