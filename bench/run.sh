@@ -4,12 +4,14 @@
 # Usage: bench/run.sh [seconds=8]
 #   BFF_BIN=path    use this gateway binary instead of building `swift build -c release --product mobile-bff`
 #   BENCH_ONLY=nginx  measure nginx only (no build);  BENCH_ONLY=ours  measure our gateway only
-#   BENCH_ROUNDS=N    wrk runs per measurement (default 1); with N > 1 a row shows the median run and
+#   BENCH_ROUNDS=N    rounds per scenario (default 1); with N > 1 a row shows the median run and
 #                     the min-max range of req/s, for figures that move between runs
 #
 # Layout on a 2-core machine: stub upstreams (nginx, upstreams.conf) and wrk on CPU 0; the gateway under test runs
-# alone on CPU 1, one at a time, restarted for every scenario. Each measurement: one curl that must answer 200,
-# a 2 s wrk warm-up, then `wrk -t1 -cN -dS --latency`. Prints a markdown table and writes it to bench/results/latest.md.
+# alone on CPU 1, one at a time. In each round of a scenario every gateway takes its turn, started afresh: one curl
+# that must answer 200, a 2 s wrk warm-up, then `wrk -t1 -cN -dS --latency`. Taking turns round by round puts a slow
+# spell of the shared machine on every gateway, not on whichever ran then. Prints a markdown table and writes it to
+# bench/results/latest.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -188,8 +190,12 @@ cpu_ticks() { # pid: user+system clock ticks used so far by the process and its 
 }
 ticks_per_second=$(getconf CLK_TCK)
 
-measure() { # scenario gateway-label path conns
-  local scenario=$1 label=$2 path=$3 conns=$4 url code out rps p50 p99 errs
+# Per gateway label of the scenario being measured: its runs ("req/s p50 p99", one per line), the
+# requests they answered, the CPU ticks the gateway used for them, and their errors.
+declare -A runs_of requests_of ticks_of errors_of
+
+measure() { # scenario gateway-label path conns round: one warm-up and one measured run of the running gateway
+  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 url code out rps p50 p99 errs ticks_before ticks_after
   url="http://127.0.0.1:$gw_port$path"
   code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
   if [[ $code != 200 ]]; then
@@ -198,39 +204,39 @@ measure() { # scenario gateway-label path conns
     die "$label: GET $url answered $code, not 200 (log: $gw_log)"
   fi
   if grep -q '_degraded' "$tmp/body"; then note "warning: $label: $url answered a degraded body: $(head -c 300 "$tmp/body")"; fi
-  note "$scenario / $label / $conns conns: warm-up ${warmup_secs}s, then ${secs}s"
+  note "$scenario / $label / $conns conns / run $round of $rounds: warm-up ${warmup_secs}s, then ${secs}s"
   timeout $((warmup_secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${warmup_secs}s" "$url" > /dev/null 2>&1 \
     || die "$label: warm-up wrk against $url failed or hung"
-  local runs=() round all_errs=0 requests=0 ticks_before ticks_after
   ticks_before=$(cpu_ticks "$gw_pid")
-  for round in $(seq "$rounds"); do
-    out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
-      || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
-    printf '### %s / %s / %s conns / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
-    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    # Socket errors: connect A, read B, write C, timeout D  /  Non-2xx or 3xx responses: E
-    errs=$(awk '/Socket errors:/ {e += $4 + $6 + $8 + $10} /Non-2xx or 3xx responses:/ {e += $NF} END {print e + 0}' <<<"$out")
-    [[ -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse wrk output"; }
-    runs+=("$rps $p50 $p99")
-    all_errs=$((all_errs + errs))
-    requests=$((requests + $(awk '/ requests in / {print $1}' <<<"$out")))
-  done
+  out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
+    || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
   ticks_after=$(cpu_ticks "$gw_pid")
-  # CPU time the gateway spent per answered request over all runs (user + kernel), the figure that
-  # does not depend on how busy the load generator and the upstreams left the machine.
-  local cpu_us=-
-  if ((requests > 0)); then cpu_us=$(((ticks_after - ticks_before) * 1000000 / ticks_per_second / requests)); fi
+  printf '### %s / %s / %s conns / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  # Socket errors: connect A, read B, write C, timeout D  /  Non-2xx or 3xx responses: E
+  errs=$(awk '/Socket errors:/ {e += $4 + $6 + $8 + $10} /Non-2xx or 3xx responses:/ {e += $NF} END {print e + 0}' <<<"$out")
+  [[ -n $rps && -n $p50 && -n $p99 ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse wrk output"; }
+  runs_of[$label]+="$rps $p50 $p99"$'\n'
+  errors_of[$label]=$((${errors_of[$label]:-0} + errs))
+  requests_of[$label]=$((${requests_of[$label]:-0} + $(awk '/ requests in / {print $1}' <<<"$out")))
+  ticks_of[$label]=$((${ticks_of[$label]:-0} + ticks_after - ticks_before))
+}
+
+row() { # scenario gateway-label conns: the table row of the label's runs
+  local scenario=$1 label=$2 conns=$3 rps p50 p99 sorted median cpu_us=- requests=${requests_of[$2]:-0}
+  # CPU time the gateway spent per answered request over all its runs (user + kernel), the figure
+  # that does not depend on how busy the load generator and the upstreams left the machine.
+  if ((requests > 0)); then cpu_us=$((${ticks_of[$label]} * 1000000 / ticks_per_second / requests)); fi
   # The median run by req/s gives the row's figures; the range shows how far the runs spread.
-  local sorted median
-  sorted=$(printf '%s\n' "${runs[@]}" | sort -n -k1,1)
+  sorted=$(printf '%s' "${runs_of[$label]}" | sort -n -k1,1)
   median=$(sed -n "$(((rounds + 1) / 2))p" <<<"$sorted")
   read -r rps p50 p99 <<<"$median"
   if ((rounds > 1)); then
     rps="$rps ($(head -n1 <<<"$sorted" | cut -d' ' -f1)-$(tail -n1 <<<"$sorted" | cut -d' ' -f1))"
   fi
-  rows+=("| $scenario | $label | $conns | $rps | $cpu_us | $p50 | $p99 | $all_errs |")
+  rows+=("| $scenario | $label | $conns | $rps | $cpu_us | $p50 | $p99 | ${errors_of[$label]} |")
 }
 
 # scenario label | path | connections
@@ -241,24 +247,30 @@ scenarios=(
   "3-call aggregation, 50 ms upstreams|/dashboard-slow|256"
 )
 
+# Within a scenario the gateways take turns, one run each per round (each restarted for its run), so
+# a slow spell of the shared machine falls on all of them rather than on whichever ran then.
 for s in "${scenarios[@]}"; do
   IFS='|' read -r scenario path conns <<<"$s"
-  if ((want_nginx)); then
-    label="nginx + njs"; [[ $path == /proxy/* ]] && label="nginx (proxy_pass)"
-    start_gw nginx
-    measure "$scenario" "$label" "$path" "$conns"
-    stop_gw
-  fi
+  runs_of=() requests_of=() ticks_of=() errors_of=()
+  gateways=()
+  nginx_label="nginx + njs"; [[ $path == /proxy/* ]] && nginx_label="nginx (proxy_pass)"
+  ((want_nginx)) && gateways+=("nginx|$nginx_label")
   if ((want_ours)); then
-    start_gw ours
-    measure "$scenario" "mobile-bff" "$path" "$conns"
-    stop_gw
-    if [[ $conns == 64 && $path != /dashboard-slow ]]; then
-      start_gw ours-protected
-      measure "$scenario" "mobile-bff, protected + metrics" "$path" "$conns"
-      stop_gw
-    fi
+    gateways+=("ours|mobile-bff")
+    [[ $conns == 64 && $path != /dashboard-slow ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
   fi
+  for round in $(seq "$rounds"); do
+    for g in "${gateways[@]}"; do
+      IFS='|' read -r kind label <<<"$g"
+      start_gw "$kind"
+      measure "$scenario" "$label" "$path" "$conns" "$round"
+      stop_gw
+    done
+  done
+  for g in "${gateways[@]}"; do
+    IFS='|' read -r kind label <<<"$g"
+    row "$scenario" "$label" "$conns"
+  done
 done
 
 # --- report --------------------------------------------------------------------------------------------------------
