@@ -95,7 +95,7 @@ final class LoopDeadlines {
 
     private func fire() {
         timer = nil
-        let now = NIODeadline.now()
+        let now = eventLoop.now
         while let first = entries.first, first.deadline <= now {
             entries.removeFirst()
             if !first.isPast { first.owner.deadlinePassed(first.tag) }
