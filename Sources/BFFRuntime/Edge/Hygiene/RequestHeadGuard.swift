@@ -11,7 +11,9 @@ import NIOHTTPTypes
 /// Holding whole heads means the decoder never sees a byte of a refused request, so nothing about it
 /// can reach routing, and the decoder's own errors (a bare 400) cannot pre-empt our answer.
 /// A refused request that follows pipelined requests is answered after their responses, which
-/// ``IngressHeaderSanitizer`` reports with ``IngressResponseEnded``.
+/// ``IngressHeaderSanitizer`` reports with ``IngressResponseEnded`` (or which were written whole
+/// through ``writeWholeResponse(_:)``). A vetted plain GET head is decoded here and handed on past
+/// the decoder (``decodedRequests``).
 final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, LoopDeadlineOwner {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -43,8 +45,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
     private var context: ChannelHandlerContext?
     private var lingerDeadline: Scheduled<Void>?
     /// The context whose next handler takes decoded request parts (the HTTP/1-to-HTTPTypes codec's):
-    /// plain GET heads (``SimpleRequestDecoder``) are decoded here and handed on from there,
-    /// past the HTTP decoder. Nil until the HTTP pipeline is set up, and then every head is decoded there.
+    /// plain GET heads (``SimpleRequestDecoder``) are decoded here and handed on from there, past
+    /// the HTTP decoder. While it is nil (no HTTP pipeline behind this guard yet) every head goes to the decoder.
     var decodedRequests: ChannelHandlerContext?
 
     init(policy: IngressPolicy, connections: ConnectionBudget, logger: Logger) {
