@@ -105,21 +105,25 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
     private func launch(_ index: Int) -> CallOutcome? {
         let call = plan.calls[index]
         if stopping { return .failed(.cancelled, milliseconds: 0, fallback: call.fallback, reason: "the request was cancelled") }
-        let lookup: (String) -> JSONValue? = { [outcomes, plan] name in
+        func lookup(_ name: String) -> JSONValue? {
             plan.calls.first(where: { $0.name == name }).flatMap { outcomes[$0.index]?.value }
         }
         let target: String
-        var headers = HTTPHeaders()
+        var headers: HTTPHeaders
         do {
             target = try call.target.render(inputs: inputs, restCapture: plan.route.restCapture, results: lookup)
-            for header in call.headers {
-                headers.add(name: header.name, value: try header.value.render(inputs: inputs, results: lookup))
+            if call.headers.isEmpty {
+                headers = requestHeaders
+            } else {
+                headers = HTTPHeaders()
+                for header in call.headers {
+                    headers.add(name: header.name, value: try header.value.render(inputs: inputs, results: lookup))
+                }
+                Self.addRequestHeaders(of: inputs, to: &headers)
             }
         } catch {
             return .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "an input from another call is missing")
         }
-        if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
-        for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
         let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
         inFlight += 1
         if let cache = executor.cache, call.cache != nil {
@@ -139,6 +143,19 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
             ) { [self] outcome in settled(index, outcome) }
         }
         return nil
+    }
+
+    /// The headers every call of this request carries (its request id, the identity it forwards),
+    /// built once and shared by the calls that add none of their own.
+    private lazy var requestHeaders: HTTPHeaders = {
+        var headers = HTTPHeaders()
+        Self.addRequestHeaders(of: inputs, to: &headers)
+        return headers
+    }()
+
+    private static func addRequestHeaders(of inputs: RequestInputs, to headers: inout HTTPHeaders) {
+        if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
+        for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
     }
 
     private func settled(_ index: Int, _ outcome: CallOutcome) {

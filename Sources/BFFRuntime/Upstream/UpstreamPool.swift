@@ -29,7 +29,13 @@ protocol PooledConnection: ChannelHandler, Sendable {
 /// `@unchecked Sendable` only so NIO callbacks that run on that same loop can hold it.
 final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {
     let eventLoop: any EventLoop
-    private var idle: [ServiceEndpoint.PoolKey: [Connection]] = [:]
+    /// Idle connections per destination. Each list is an object, so taking and returning a
+    /// connection reads the dictionary instead of modifying it (a `Dictionary` modify accessor
+    /// allocates its coroutine frame; this runs for every call).
+    private var idle: [ServiceEndpoint.PoolKey: IdleConnections] = [:]
+    private final class IdleConnections {
+        var connections: [Connection] = []
+    }
     private var closed = false
     /// Idle connections kept per destination on this loop; more are closed when released.
     let maxIdlePerDestination: Int
@@ -52,8 +58,8 @@ final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {
 
     /// An idle keep-alive connection to `service`, if the pool has one.
     func idleConnection(to service: ServiceEndpoint) -> Connection? {
-        let key = service.poolKey
-        while let handler = idle[key]?.popLast() {
+        guard let list = idle[service.poolKey] else { return nil }
+        while let handler = list.connections.popLast() {
             if handler.isIdle { return handler }
         }
         return nil
@@ -87,24 +93,31 @@ final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {
     }
 
     private func release(_ handler: Connection, key: ServiceEndpoint.PoolKey) {
-        guard !closed, idle[key, default: []].count < maxIdlePerDestination else {
+        let list: IdleConnections
+        if let existing = idle[key] {
+            list = existing
+        } else {
+            list = IdleConnections()
+            idle[key] = list
+        }
+        guard !closed, list.connections.count < maxIdlePerDestination else {
             handler.channel?.close(promise: nil)
             return
         }
-        idle[key, default: []].append(handler)
+        list.connections.append(handler)
     }
 
     private func forget(_ handler: Connection, key: ServiceEndpoint.PoolKey) {
         tally.closed()
-        idle[key]?.removeAll { $0 === handler }
+        idle[key]?.connections.removeAll { $0 === handler }
     }
 
     /// Closes every idle connection and refuses new ones.
     func close() {
         closed = true
         deadlines.close()
-        for handlers in idle.values {
-            for handler in handlers { handler.channel?.close(promise: nil) }
+        for list in idle.values {
+            for handler in list.connections { handler.channel?.close(promise: nil) }
         }
         idle.removeAll()
     }
