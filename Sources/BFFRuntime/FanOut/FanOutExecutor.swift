@@ -172,8 +172,9 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
     /// Records an outcome and starts (or settles at once) every dependent now ready; stops the run
     /// when a required call failed.
     private func settle(_ index: Int, _ outcome: CallOutcome) {
-        var pending = [(index, outcome)]
-        while let (i, result) = pending.popLast() {
+        var next: (Int, CallOutcome)? = (index, outcome)
+        var pending: [(Int, CallOutcome)] = []
+        while let (i, result) = next.take() ?? pending.popLast() {
             outcomes[i] = result
             if plan.calls[i].required && !result.hasServiceData {
                 failedRequired = i

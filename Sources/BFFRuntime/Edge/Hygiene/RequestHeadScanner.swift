@@ -189,11 +189,16 @@ struct RequestHeadScanner {
         guard line.allSatisfy({ $0 == .space || (0x21...0x7E).contains($0) }) else {
             return .malformed("a control or non-ASCII character in the request line; percent-encode the target")
         }
-        let parts = line.split(separator: .space, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[0].allSatisfy(HTTP1Syntax.isTokenCharacter) else {
+        // Exactly three parts, split at single spaces (no split array: this runs for every request).
+        guard let firstSpace = line.firstIndex(of: .space),
+            let secondSpace = line[(firstSpace + 1)...].firstIndex(of: .space),
+            !line[(secondSpace + 1)...].contains(.space),
+            firstSpace > line.startIndex, secondSpace > firstSpace + 1,
+            line[..<firstSpace].allSatisfy(HTTP1Syntax.isTokenCharacter)
+        else {
             return .malformed("the request line is not 'METHOD target HTTP/1.1'")
         }
-        switch String(decoding: parts[2], as: UTF8.self) {
+        switch String(decoding: line[(secondSpace + 1)...], as: UTF8.self) {
         case "HTTP/1.1": head.isHTTP10 = false
         case "HTTP/1.0": head.isHTTP10 = true
         default: return .malformed("only HTTP/1.1 and HTTP/1.0 are served")
