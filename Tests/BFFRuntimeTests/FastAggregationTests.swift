@@ -121,6 +121,26 @@ struct FastAggregationTests {
         }
     }
 
+    @Test("after answers written by the event-loop path, a refused request on the same connection is still answered, then the connection closes")
+    func refusalAfterFastAnswers() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            try await withGateway(spec(service: stub, endpoints: Self.endpoints)) { gateway in
+                let connection = try await RawConnection.open(port: gateway.port)
+                defer { Task { await connection.close() } }
+                for count in 1...2 {
+                    try await connection.send("GET /page/\(count) HTTP/1.1\r\nHost: gw\r\n\r\n")
+                    _ = try await connection.responses(count)
+                }
+                try await connection.send("GET /page/3 HTTP/1.1\r\nHost: gw\r\nX-A: a\u{0}b\r\n\r\n")
+                let answers = try await connection.responsesUntilClosed()
+                #expect(answers.map(\.status) == [200, 200, 400])
+                #expect(answers.last?.header("Content-Type") == "application/problem+json")
+            }
+        }
+    }
+
     @Test("a client that goes away mid-aggregation cancels the calls in flight")
     func clientGoneCancelsCalls() async throws {
         try await withStubs { stubs in

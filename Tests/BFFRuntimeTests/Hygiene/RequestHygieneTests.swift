@@ -85,6 +85,15 @@ struct RequestHygieneTests {
             ("duplicate Host", "GET /api/x HTTP/1.1\r\nHost: g\r\nHost: h\r\n\r\n"),
             ("duplicate Authorization", "GET /api/x HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n"),
             ("duplicate X-Api-Key", "GET /api/x HTTP/1.1\r\nHost: g\r\nX-Api-Key: a\r\nx-api-key: b\r\n\r\n"),
+            ("two spaces after the method", "GET  /api/x HTTP/1.1\r\nHost: g\r\n\r\n"),
+            ("two spaces before the version", "GET /api/x  HTTP/1.1\r\nHost: g\r\n\r\n"),
+            ("four parts", "GET /api/x y HTTP/1.1\r\nHost: g\r\n\r\n"),
+            ("two parts", "GET /api/x\r\nHost: g\r\n\r\n"),
+            ("no version", "GET /api/x \r\nHost: g\r\n\r\n"),
+            ("method not a token", "G@T /api/x HTTP/1.1\r\nHost: g\r\n\r\n"),
+            ("unknown version", "GET /api/x HTTP/2.0\r\nHost: g\r\n\r\n"),
+            ("empty target", "GET  HTTP/1.1\r\nHost: g\r\n\r\n"),
+            ("empty method", " /api/x HTTP/1.1\r\nHost: g\r\n\r\n"),
         ]
     )
     func malformedHeads(name: String, request: String) async throws {
