@@ -189,10 +189,10 @@ struct RequestHeadScanner {
         guard line.allSatisfy({ $0 == .space || (0x21...0x7E).contains($0) }) else {
             return .malformed("a control or non-ASCII character in the request line; percent-encode the target")
         }
-        // Exactly three parts, split at single spaces (no split array: this runs for every request).
+        // Method, target and version split at single spaces (no split array: this runs for every
+        // request); the version, matched exactly below, holds no space.
         guard let firstSpace = line.firstIndex(of: .space),
             let secondSpace = line[(firstSpace + 1)...].firstIndex(of: .space),
-            !line[(secondSpace + 1)...].contains(.space),
             firstSpace > line.startIndex, secondSpace > firstSpace + 1,
             line[..<firstSpace].allSatisfy(HTTP1Syntax.isTokenCharacter)
         else {
