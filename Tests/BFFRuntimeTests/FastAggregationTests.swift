@@ -96,6 +96,44 @@ struct FastAggregationTests {
         }
     }
 
+    @Test("with CORS on, and for a client closing its connection, the event-loop path answers like Hummingbird: Vary, Connection, a 304")
+    func bothPathsAnswerAlikeWithCORSAndClose() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            let yaml = """
+                name: test
+                services:
+                  svc: { url: "\(stub.url)", timeout: 1s }
+                cors:
+                  origins: ["https://shop.example.com"]
+                endpoints:
+                \(Self.endpoints)
+                """
+            let answers: [[Comparable]] = try await [true, false].asyncMap { fast in
+                try await withGateway(yaml, fastAggregations: fast) { gateway in
+                    var answers: [Comparable] = []
+                    answers.append(Comparable(try await gateway.get("/page/7")))
+                    answers.append(Comparable(try await gateway.get("/shaped", headers: [("Connection", "close")])))
+                    let tag = try #require(try await gateway.get("/page/7").header("ETag"))
+                    answers.append(Comparable(try await gateway.get("/page/7", headers: [("If-None-Match", "W/\"other\", " + tag), ("Connection", "close")])))
+                    answers.append(Comparable(try await gateway.get("/broken", headers: [("Connection", "close")])))
+                    return answers
+                }
+            }
+            #expect(answers[0].map(\.status) == [200, 200, 304, 502])
+            #expect(answers[0][0].headers["vary"] == "Origin")
+            // The event-loop path says it will close, as RFC 9112 section 9.6 asks; Hummingbird
+            // closes without saying so. Everything else must match.
+            #expect(answers[0].dropFirst().allSatisfy { $0.headers["connection"] == "close" })
+            for (fast, slow) in zip(answers[0], answers[1]) {
+                var fast = fast
+                fast.headers["connection"] = nil
+                #expect(fast == slow)
+            }
+        }
+    }
+
     @Test("pipelined requests are answered in order when an aggregation waits and the next request goes through Hummingbird")
     func pipelinedAnswersKeepTheirOrder() async throws {
         try await withStubs { stubs in

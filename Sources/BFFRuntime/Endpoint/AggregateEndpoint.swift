@@ -43,15 +43,22 @@ struct AggregateEndpoint: EndpointHandler {
 
     /// The answer for a plan's outcomes: the composed body and its ETag (or a 304).
     func answer(_ outcomes: [CallOutcome], ifNoneMatch: String?) -> AggregateResponse.Answer {
-        let body = ResponseComposer.body(
+        let body = composeBody(outcomes)
+        let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
+        return AggregateResponse.answer(body: body.buffer, entityTag: entityTag, names: plan.callNames, outcomes: outcomes, ifNoneMatch: ifNoneMatch)
+    }
+}
+
+extension AggregateEndpoint {
+    /// The body for `outcomes`, shaped as the spec says, with `_meta` unless it is turned off.
+    func composeBody(_ outcomes: [CallOutcome]) -> ComposedBody {
+        ResponseComposer.body(
             names: plan.callNames,
             outcomes: outcomes,
             shape: plan.output,
             includeMeta: plan.includeMeta,
             allocator: ByteBufferAllocator()
         )
-        let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
-        return AggregateResponse.answer(body: body.buffer, entityTag: entityTag, names: plan.callNames, outcomes: outcomes, ifNoneMatch: ifNoneMatch)
     }
 }
 
@@ -110,6 +117,26 @@ enum AggregateResponse {
         }
         headers[.contentType] = "application/json"
         return Answer(status: .ok, headers: headers, body: body, composed: body, entityTag: entityTag)
+    }
+
+    /// ``answer(body:entityTag:names:outcomes:ifNoneMatch:)``'s status line and fields, in the same
+    /// order, written as HTTP/1.1 straight into `bytes` (for answers written whole, past the
+    /// encoders); returns its status. The caller writes its own fields, the empty line and, unless
+    /// the status is 304, the body.
+    ///
+    /// Every value here is legal as it stands: the degradation flag, timings of calls whose names
+    /// the spec loader accepted only as plain identifiers, and a base64 ETag.
+    static func writeAnswerHead(entityTag: String, names: CallNames, outcomes: [CallOutcome], ifNoneMatch: String?, to bytes: inout ByteBuffer) -> HTTPResponse.Status {
+        let status: HTTPResponse.Status = ifNoneMatch.map { EntityTag.matches($0, entityTag) } == true ? .notModified : .ok
+        bytes.writeHTTP1StatusLine(status)
+        bytes.writeStaticString(ResponseComposer.isDegraded(outcomes) ? "X-BFF-Degraded: true\r\n" : "X-BFF-Degraded: false\r\n")
+        bytes.writeStaticString("Server-Timing: ")
+        ResponseComposer.writeServerTiming(names: names, outcomes: outcomes, to: &bytes)
+        bytes.writeStaticString("\r\n")
+        bytes.writeFieldLine("ETag", entityTag)
+        bytes.writeStaticString("Cache-Control: private, no-cache\r\n")
+        if status == .ok { bytes.writeStaticString("Content-Type: application/json\r\n") }
+        return status
     }
 
     static func reportHeaders(names: CallNames, outcomes: [CallOutcome]) -> HTTPFields {

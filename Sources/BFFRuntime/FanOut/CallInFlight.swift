@@ -18,17 +18,21 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
     private let parse: Bool
     private let hedge: HedgeSpec?
     private let eventLoop: any EventLoop
-    private var completion: ((CallOutcome) -> Void)?
+    private var completion: ((Int, CallOutcome) -> Void)?
+    /// Handed back with the outcome, so a caller's completion needs to capture nothing but itself.
+    private let tag: Int
     private let started = NIODeadline.now()
     private var permit: CircuitBreaker.Permit = .allowed
     /// Instances tried so far, in order.
-    private var tried: [Int] = []
+    private var tried = TriedInstances()
     private var hedged = false
     private var cancelled = false
     /// What runs now: a request, a pause before the next try (holding the try it follows), or an attempt's task.
     private var exchange: BufferedExchange?
     private var pause: (timer: Scheduled<Void>, after: CallRunner.Attempt)?
     private var task: Task<Void, Never>?
+    /// The instance of the attempt on the loop, and when it started.
+    private var current: (instance: UpstreamInstance, started: NIODeadline)?
 
     init(
         runner: CallRunner,
@@ -39,7 +43,8 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
         parse: Bool,
         hedge: HedgeSpec?,
         eventLoop: any EventLoop,
-        completion: @escaping (CallOutcome) -> Void
+        tag: Int = 0,
+        completion: @escaping (Int, CallOutcome) -> Void
     ) {
         self.runner = runner
         self.service = service
@@ -49,6 +54,7 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
         self.parse = parse
         self.hedge = hedge
         self.eventLoop = eventLoop
+        self.tag = tag
         self.completion = completion
     }
 
@@ -86,21 +92,25 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
 
     private func attempt() {
         if hedge != nil || !runner.transport.startsOnLoop(service.primary) {
-            let excluded = tried
+            let excluded = tried.all
             task = Task { [runner, request, service, deadline, hedge, eventLoop] in
                 let attempt = await runner.hedged(request, to: service, excluding: excluded, deadline: deadline, hedge: hedge, eventLoop: eventLoop)
                 eventLoop.execute { self.attempted(attempt) }
             }
             return
         }
-        let instance = service.pick(excluding: tried)
+        let instance = service.pick(excluding: tried.all)
         let now = NIODeadline.now()
         instance.started()
-        exchange = runner.transport.start(runner.prepared(request, deadline: deadline, at: now), to: instance.endpoint, deadline: deadline, on: eventLoop) {
-            [self] result in
-            instance.finished()
+        current = (instance, now)
+        var request = request
+        request.lastField = runner.deadlineField(deadline: deadline, at: now)
+        // Captures only `self`, so the closure needs no allocation of its own.
+        exchange = runner.transport.start(request, to: instance.endpoint, deadline: deadline, on: eventLoop) { [self] result in
             exchange = nil
-            attempted(CallRunner.attempt(result, to: instance, of: service, started: now))
+            guard let (instance, started) = current.take() else { return }
+            instance.finished()
+            attempted(CallRunner.attempt(result, to: instance, of: service, started: started))
         }
     }
 
@@ -142,6 +152,24 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
     private func report(_ outcome: CallOutcome) {
         let completion = self.completion
         self.completion = nil
-        completion?(outcome)
+        completion?(tag, outcome)
+    }
+}
+
+/// The instances a call has tried, in order; the first is kept inline, since most calls make one attempt.
+struct TriedInstances {
+    private var first: Int?
+    private var more: [Int] = []
+
+    var count: Int { first == nil ? 0 : 1 + more.count }
+
+    /// All of them, as the balancer takes them.
+    var all: [Int] {
+        guard let first else { return [] }
+        return more.isEmpty ? [first] : [first] + more
+    }
+
+    mutating func append(_ instance: Int) {
+        if first == nil { first = instance } else { more.append(instance) }
     }
 }

@@ -64,13 +64,16 @@ struct CallRunner: Sendable {
     ) async -> CallOutcome {
         let loop = transport.eventLoop(preferring: eventLoop)
         return await loop.awaitWork { completion in
-            self.start(service: service, target: target, headers: headers, deadline: deadline, fallback: fallback, parse: parse, hedge: hedge, on: loop, completion: completion)
+            self.start(service: service, target: target, headers: headers, deadline: deadline, fallback: fallback, parse: parse, hedge: hedge, on: loop) { _, outcome in
+                completion(outcome)
+            }
         }
     }
 
     /// The callback form of ``run(service:target:headers:deadline:fallback:parse:hedge:eventLoop:)``,
     /// for the fan-out's state machine: starts the call from `eventLoop` (the caller is on it) and
-    /// calls `completion` there exactly once.
+    /// calls `completion` there exactly once, with `tag` (so a completion that only captures its
+    /// owner costs no allocation).
     func start(
         service: ServiceCluster,
         target: String,
@@ -80,7 +83,8 @@ struct CallRunner: Sendable {
         parse: Bool,
         hedge: HedgeSpec?,
         on eventLoop: any EventLoop,
-        completion: @escaping (CallOutcome) -> Void
+        tag: Int = 0,
+        completion: @escaping (Int, CallOutcome) -> Void
     ) -> any LoopCancellable {
         let call = CallInFlight(
             runner: self,
@@ -91,6 +95,7 @@ struct CallRunner: Sendable {
             parse: parse,
             hedge: hedge,
             eventLoop: eventLoop,
+            tag: tag,
             completion: completion
         )
         call.begin()
@@ -228,10 +233,16 @@ struct CallRunner: Sendable {
 
     /// `request` with the time left before `deadline` in the deadline header, when the BFF sends one.
     func prepared(_ request: UpstreamRequest, deadline: NIODeadline, at now: NIODeadline) -> UpstreamRequest {
-        guard let header = deadlines.header else { return request }
+        guard let field = deadlineField(deadline: deadline, at: now) else { return request }
         var request = request
-        request.headers.replaceOrAdd(name: header, value: String(max(0, (deadline - now).nanoseconds / 1_000_000)))
+        request.headers.replaceOrAdd(name: field.name, value: field.value)
         return request
+    }
+
+    /// The deadline header with the time left before `deadline`, when the BFF sends one.
+    func deadlineField(deadline: NIODeadline, at now: NIODeadline) -> (name: String, value: String)? {
+        guard let header = deadlines.header else { return nil }
+        return (header, String(max(0, (deadline - now).nanoseconds / 1_000_000)))
     }
 
     /// An attempt's result, after feeding it to the instance's ejection state and the service's latency window.

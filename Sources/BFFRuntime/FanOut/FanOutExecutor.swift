@@ -51,10 +51,8 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
     private let eventLoop: any EventLoop
     private let deadline: NIODeadline
     private var completion: ((Result<[CallOutcome], RequiredCallFailed>) -> Void)?
-    private var outcomes: [CallOutcome?]
-    private var waitingOn: [Int]
-    /// Calls in flight, by index.
-    private var running: [(any LoopCancellable)?]
+    /// Each call's state, by index, in one array (one allocation per run).
+    private var slots: [Slot]
     private var inFlight = 0
     private var failedRequired: Int?
     /// Set once the run stops starting calls: a required call failed, or the run was cancelled.
@@ -73,9 +71,15 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         self.eventLoop = eventLoop
         self.completion = completion
         deadline = .now() + .nanoseconds(plan.timeout.nanosecondsValue)
-        outcomes = Array(repeating: nil, count: plan.calls.count)
-        waitingOn = plan.calls.map(\.dependencies.count)
-        running = Array(repeating: nil, count: plan.calls.count)
+        slots = plan.calls.map { Slot(waitingOn: $0.dependencies.count) }
+    }
+
+    private struct Slot {
+        var outcome: CallOutcome?
+        /// Inputs from other calls not settled yet.
+        var waitingOn: Int
+        /// The call, while it is in flight.
+        var running: (any LoopCancellable)?
     }
 
     func begin() {
@@ -94,9 +98,8 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
 
     private func stopAll() {
         stopping = true
-        for index in running.indices {
-            guard let call = running[index] else { continue }
-            running[index] = nil
+        for index in slots.indices {
+            guard let call = slots[index].running.take() else { continue }
             call.cancel()
         }
     }
@@ -106,7 +109,7 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         let call = plan.calls[index]
         if stopping { return .failed(.cancelled, milliseconds: 0, fallback: call.fallback, reason: "the request was cancelled") }
         func lookup(_ name: String) -> JSONValue? {
-            plan.calls.first(where: { $0.name == name }).flatMap { outcomes[$0.index]?.value }
+            plan.calls.first(where: { $0.name == name }).flatMap { slots[$0.index].outcome?.value }
         }
         let target: String
         var headers: HTTPHeaders
@@ -127,7 +130,7 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
         inFlight += 1
         if let cache = executor.cache, call.cache != nil {
-            running[index] = CachedCallTask(
+            slots[index].running = CachedCallTask(
                 Task { [executor, inputs, eventLoop, headers] in
                     let outcome = await executor.runner.run(
                         call, target: target, headers: headers, inputs: inputs, deadline: callDeadline,
@@ -137,10 +140,10 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
                 }
             )
         } else {
-            running[index] = executor.runner.start(
+            slots[index].running = executor.runner.start(
                 service: call.service, target: target, headers: headers, deadline: callDeadline,
-                fallback: call.fallback, parse: call.needsParsedBody, hedge: call.hedge, on: eventLoop
-            ) { [self] outcome in settled(index, outcome) }
+                fallback: call.fallback, parse: call.needsParsedBody, hedge: call.hedge, on: eventLoop, tag: index
+            ) { [self] index, outcome in settled(index, outcome) }
         }
         return nil
     }
@@ -160,9 +163,9 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
 
     private func settled(_ index: Int, _ outcome: CallOutcome) {
         inFlight -= 1
-        running[index] = nil
+        slots[index].running = nil
         if stopping {
-            outcomes[index] = outcomes[index] ?? outcome
+            slots[index].outcome = slots[index].outcome ?? outcome
         } else {
             settle(index, outcome)
         }
@@ -175,15 +178,15 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         var next: (Int, CallOutcome)? = (index, outcome)
         var pending: [(Int, CallOutcome)] = []
         while let (i, result) = next.take() ?? pending.popLast() {
-            outcomes[i] = result
+            slots[i].outcome = result
             if plan.calls[i].required && !result.hasServiceData {
                 failedRequired = i
                 stopAll()
                 return
             }
             for dependent in plan.calls[i].dependents {
-                waitingOn[dependent] -= 1
-                if waitingOn[dependent] == 0, let immediate = launch(dependent) {
+                slots[dependent].waitingOn -= 1
+                if slots[dependent].waitingOn == 0, let immediate = launch(dependent) {
                     pending.append((dependent, immediate))
                 }
             }
@@ -194,7 +197,7 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         guard inFlight == 0, let completion else { return }
         self.completion = nil
         let settled = plan.calls.map { call in
-            outcomes[call.index] ?? .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "not started")
+            slots[call.index].outcome.take() ?? .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "not started")
         }
         if let failedRequired {
             completion(

@@ -87,6 +87,14 @@ enum HTTP1Syntax {
         return true
     }
 
+    /// Whether two field names are the same, ignoring ASCII case.
+    static func namesEqual(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
+        }
+    }
+
     /// Whether the bytes at `range` spell `expected` exactly (a method, a version: case matters).
     static func equalsExactly(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ expected: StaticString) -> Bool {
         guard range.count == expected.utf8CodeUnitCount else { return false }

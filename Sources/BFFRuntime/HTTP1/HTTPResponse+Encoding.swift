@@ -9,11 +9,7 @@ extension ByteBuffer {
     /// hold the framing: `HTTPFields` only ever holds legal names and values, so nothing written
     /// here can start a field or a line of its own.
     mutating func writeHTTP1Response(status: HTTPResponse.Status, fields: HTTPFields, body: ByteBuffer?) {
-        writeStaticString("HTTP/1.1 ")
-        writeString(String(status.code))
-        writeInteger(HTTP1Syntax.space)
-        writeString(status.reasonPhrase)
-        writeStaticString("\r\n")
+        writeHTTP1StatusLine(status)
         for field in fields { writeFieldLine(field.name.rawName, field.value) }
         writeStaticString("\r\n")
         if var body { writeBuffer(&body) }
@@ -21,6 +17,15 @@ extension ByteBuffer {
 }
 
 extension ByteBuffer {
+    /// Writes `HTTP/1.1 <code> <reason phrase>` and its CRLF, as NIO's response encoder does.
+    mutating func writeHTTP1StatusLine(_ status: HTTPResponse.Status) {
+        writeStaticString("HTTP/1.1 ")
+        writeString(String(status.code))
+        writeInteger(HTTP1Syntax.space)
+        writeString(status.reasonPhrase)
+        writeStaticString("\r\n")
+    }
+
     /// Writes the field line `name: value` and its CRLF in one write (one bounds and exclusivity
     /// check instead of four); the caller vouches that both are legal.
     mutating func writeFieldLine(_ name: String, _ value: String) {

@@ -92,6 +92,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var waiting = CircularBuffer<HTTPRequestPart>()
     private var heldRead = false
     private var date = HTTPDate()
+    /// The channel's allocator, kept once (asking the channel for it costs two reference counts).
+    private var allocator = ByteBufferAllocator()
 
     /// One request answered here.
     private final class Exchange {
@@ -118,6 +120,10 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.routes = routes
         self.headGuard = headGuard
         self.sanitizer = sanitizer
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        allocator = context.channel.allocator
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -202,9 +208,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             exchange.run = nil
             switch result {
             case .success(let outcomes):
-                let answer = exchange.endpoint.answer(outcomes, ifNoneMatch: ifNoneMatch)
-                write(exchange, status: answer.status, headers: answer.headers, body: answer.body, requestID: requestID,
-                      outcomes: Array(zip(plan.callNames.names, outcomes)), context: context)
+                write(exchange, outcomes: outcomes, ifNoneMatch: ifNoneMatch, requestID: requestID, context: context)
             case .failure(let failure):
                 answer(exchange, problem: failure.problem, requestID: requestID, outcomes: failure.outcomes, context: context)
             }
@@ -216,7 +220,24 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         write(exchange, status: problem.status, headers: headers, body: body, requestID: requestID, outcomes: outcomes, context: context)
     }
 
-    /// Writes the answer with the headers the middleware would add, then logs and counts it.
+    /// Writes the composed answer, head straight into the bytes sent: the fields
+    /// ``AggregateEndpoint/answer(_:ifNoneMatch:)`` gives, then those the middleware would add.
+    private func write(_ exchange: Exchange, outcomes: [CallOutcome], ifNoneMatch: String?, requestID: String, context: ChannelHandlerContext) {
+        let endpoint = exchange.endpoint
+        var body = endpoint.composeBody(outcomes)
+        let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
+        var bytes = allocator.buffer(capacity: 512 + body.buffer.readableBytes)
+        let status = AggregateResponse.writeAnswerHead(
+            entityTag: entityTag, names: endpoint.plan.callNames, outcomes: outcomes, ifNoneMatch: ifNoneMatch, to: &bytes
+        )
+        let closing = isClosing(exchange)
+        writeAddedFields(to: &bytes, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
+        bytes.writeStaticString("\r\n")
+        if status != .notModified { bytes.writeBuffer(&body.buffer) }
+        send(bytes, exchange, status: status, requestID: requestID, names: endpoint.plan.callNames.names, outcomes: outcomes, closing: closing, context: context)
+    }
+
+    /// Writes a problem answer with the headers the middleware would add.
     private func write(
         _ exchange: Exchange,
         status: HTTPResponse.Status,
@@ -231,15 +252,45 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         headers[.requestID] = requestID
         headers[.xContentTypeOptions] = "nosniff"
         if routes.corsEnabled { headers.append(.varyOrigin) }
-        let closing = exchange.request.headerFields[.connection]?.lowercased() == "close"
+        let closing = isClosing(exchange)
         if closing { headers[.connection] = "close" }
         if status != .notModified { headers[.contentLength] = String(body?.readableBytes ?? 0) }
-        var bytes = context.channel.allocator.buffer(capacity: 512 + (body?.readableBytes ?? 0))
+        var bytes = allocator.buffer(capacity: 512 + (body?.readableBytes ?? 0))
         bytes.writeHTTP1Response(status: status, fields: headers, body: body)
+        send(bytes, exchange, status: status, requestID: requestID, names: outcomes.map(\.0), outcomes: outcomes.map(\.1), closing: closing, context: context)
+    }
+
+    private func isClosing(_ exchange: Exchange) -> Bool {
+        exchange.request.headerFields[.connection]?.lowercased() == "close"
+    }
+
+    /// The fields the problem path sets, in the same order, for an answer whose head holds none of
+    /// them yet; `bodyLength` is nil for a 304. Each value is legal as it stands: the date, an
+    /// accepted or generated request id (printable ASCII only), constants and a number.
+    private func writeAddedFields(to bytes: inout ByteBuffer, bodyLength: Int?, requestID: String, closing: Bool) {
+        bytes.writeFieldLine("Date", date.now())
+        bytes.writeFieldLine("X-Request-ID", requestID)
+        bytes.writeStaticString("X-Content-Type-Options: nosniff\r\n")
+        if routes.corsEnabled { bytes.writeStaticString("Vary: Origin\r\n") }
+        if closing { bytes.writeStaticString("Connection: close\r\n") }
+        if let bodyLength { bytes.writeFieldLine("Content-Length", String(bodyLength)) }
+    }
+
+    /// Writes an encoded answer, then logs and counts it, and goes on to the next request.
+    private func send(
+        _ bytes: ByteBuffer,
+        _ exchange: Exchange,
+        status: HTTPResponse.Status,
+        requestID: String,
+        names: [String],
+        outcomes: [CallOutcome],
+        closing: Bool,
+        context: ChannelHandlerContext
+    ) {
         headGuard.writeWholeResponse(bytes)
         sanitizer.expectEndWrittenElsewhere()
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
-        finished(exchange, status: status, requestID: requestID, outcomes: outcomes)
+        finished(exchange, status: status, requestID: requestID, names: names, outcomes: outcomes)
         current = nil
         if closing {
             context.close(promise: nil)
@@ -248,16 +299,16 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         resume(context: context)
     }
 
-    private func finished(_ exchange: Exchange, status: HTTPResponse.Status, requestID: String, outcomes: [(String, CallOutcome)]) {
+    private func finished(_ exchange: Exchange, status: HTTPResponse.Status, requestID: String, names: [String], outcomes: [CallOutcome]) {
         let elapsed = NIODeadline.now() - exchange.started
         let route = exchange.endpoint.plan.route.path
-        let degraded = outcomes.filter { !$0.1.succeeded }
+        let degraded = zip(names, outcomes).filter { !$0.1.succeeded }
         AggregateResponse.logDegraded(degraded, requestID: requestID, logger: routes.logger)
         if let metrics = routes.metrics {
             metrics.inFlight.decrement()
             metrics.record(
                 route: route, status: Int(status.code), duration: .nanoseconds(elapsed.nanoseconds),
-                calls: outcomes.map { CallSample(name: $0.0, status: $0.1.status, milliseconds: $0.1.milliseconds) }
+                calls: zip(names, outcomes).map { CallSample(name: $0.0, status: $0.1.status, milliseconds: $0.1.milliseconds) }
             )
         }
         routes.accessLog?.write(

@@ -111,16 +111,21 @@ enum ResponseComposer {
 
     /// `Server-Timing` with one entry per call: `user;dur=2.1;desc="ok"`.
     static func serverTiming(names: CallNames, outcomes: [CallOutcome]) -> String {
-        var header = ""
+        var header = ByteBuffer()
+        writeServerTiming(names: names, outcomes: outcomes, to: &header)
+        return String(buffer: header)
+    }
+
+    /// ``serverTiming(names:outcomes:)`` written straight into `buffer` (for answers written whole).
+    static func writeServerTiming(names: CallNames, outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
         for (i, outcome) in outcomes.enumerated() {
-            if i > 0 { header += ", " }
-            header += names.timingPrefixes[i]
-            header += formatMilliseconds(outcome.milliseconds)
-            header += ";desc=\""
-            header += outcome.status.rawValue
-            header += "\""
+            if i > 0 { buffer.writeStaticString(", ") }
+            buffer.writeString(names.timingPrefixes[i])
+            buffer.writeString(formatMilliseconds(outcome.milliseconds))
+            buffer.writeStaticString(";desc=\"")
+            buffer.writeString(outcome.status.rawValue)
+            buffer.writeStaticString("\"")
         }
-        return header
     }
 
     /// Milliseconds with one decimal, or none when whole.

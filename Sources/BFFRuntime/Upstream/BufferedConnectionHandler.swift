@@ -27,6 +27,9 @@ final class BufferedConnectionHandler: ChannelInboundHandler, PooledConnection, 
     /// the next head is written into it without an allocation.
     private var headBuffer: ByteBuffer?
     private var context: ChannelHandlerContext?
+    /// Whether the channel is active, kept from its events (asking the channel costs a lock-free
+    /// read and two reference counts on every call).
+    private var active = false
     private let onReusable: (BufferedConnectionHandler) -> Void
     private let onClosed: (BufferedConnectionHandler) -> Void
 
@@ -44,10 +47,16 @@ final class BufferedConnectionHandler: ChannelInboundHandler, PooledConnection, 
     }
 
     var channel: (any Channel)? { context?.channel }
-    var isIdle: Bool { exchange == nil && context?.channel.isActive == true }
+    var isIdle: Bool { exchange == nil && active }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        active = context.channel.isActive
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        active = true
+        context.fireChannelActive()
     }
 
     /// Sends `request` to `service`, with a complete `body` if it has one, in one flush.
@@ -92,7 +101,7 @@ final class BufferedConnectionHandler: ChannelInboundHandler, PooledConnection, 
         self.exchange = nil
         // Back in the pool before the caller hears of it, so a call the caller starts from its
         // completion (a dependent call of the plan) can take this connection.
-        if parsed.reusable && requestKeepAlive && context.channel.isActive {
+        if parsed.reusable && requestKeepAlive && active {
             onReusable(self)
         } else {
             context.close(promise: nil)
@@ -101,6 +110,7 @@ final class BufferedConnectionHandler: ChannelInboundHandler, PooledConnection, 
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        active = false
         let pending = exchange
         exchange = nil
         if let pending {

@@ -6,6 +6,9 @@ public struct UpstreamRequest: Sendable {
     public var method: HTTPMethod
     public var target: String
     public var headers: HTTPHeaders
+    /// A field written after `headers`, in place of any of theirs with the same name (the deadline
+    /// header of a call on the gateway's own codec), so adding it copies no headers.
+    var lastField: (name: String, value: String)?
 
     public init(method: HTTPMethod = .GET, target: String, headers: HTTPHeaders = [:]) {
         self.method = method

@@ -4,7 +4,8 @@ import NIOHTTP1
 extension UpstreamRequest {
     /// Writes the request head as HTTP/1.1 into one buffer: the request line (the service's base
     /// path before the target), `host` for the service in place of any the request carries, the
-    /// request's other headers, then the framing, and the blank line.
+    /// request's other headers, its ``lastField`` in place of any header of that name, then the
+    /// framing, and the blank line.
     ///
     /// The framing is always ours, never a `Content-Length` or `Transfer-Encoding` of the
     /// request's own (one that promised a body nobody sends would hang the service): the body's
@@ -35,6 +36,7 @@ extension UpstreamRequest {
                     || HTTP1Syntax.equalsIgnoringCase(name, name.indices, "transfer-encoding")
             }
             if framing { continue }
+            if let lastField, HTTP1Syntax.namesEqual(name, lastField.name) { continue }
             if Self.utf8(of: name, { HTTP1Syntax.equalsIgnoringCase($0, $0.indices, "connection") }),
                 Self.utf8(of: value, { HTTP1Syntax.listContains($0, $0.indices, "close") })
             {
@@ -42,6 +44,7 @@ extension UpstreamRequest {
             }
             buffer.writeFieldLine(name, value)
         }
+        if let lastField { buffer.writeFieldLine(lastField.name, lastField.value) }
         if let length = bodyLength ?? (method.definesContent ? 0 : nil) {
             buffer.writeStaticString("content-length: ")
             buffer.writeString(String(length))

@@ -37,6 +37,27 @@ struct UpstreamRequestEncodingTests {
         #expect(Self.written(UpstreamRequest(method: .HEAD, target: "/p")).head == "HEAD /base/p HTTP/1.1\r\nhost: users.internal:8080\r\n\r\n")
     }
 
+    @Test("the last field is written after the headers, before the framing, in place of any header of its name in any case")
+    func lastField() {
+        var request = UpstreamRequest(method: .POST, target: "/p", headers: ["X-Request-Deadline-Ms": "900", "accept": "*/*", "x-request-deadline-ms": "800"])
+        request.lastField = ("X-Request-Deadline-Ms", "250")
+        #expect(
+            Self.written(request).head
+                == "POST /base/p HTTP/1.1\r\nhost: users.internal:8080\r\naccept: */*\r\nX-Request-Deadline-Ms: 250\r\ncontent-length: 0\r\n\r\n"
+        )
+        request.lastField = ("x-other", "1")
+        #expect(Self.written(request).head.contains("X-Request-Deadline-Ms: 900\r\naccept: */*\r\nx-request-deadline-ms: 800\r\nx-other: 1\r\n"))
+    }
+
+    @Test("field names compare ignoring ASCII case only")
+    func namesEqual() {
+        #expect(HTTP1Syntax.namesEqual("X-Request-Deadline-Ms", "x-request-deadline-ms"))
+        #expect(!HTTP1Syntax.namesEqual("x-a", "x-b"))
+        #expect(!HTTP1Syntax.namesEqual("x-a", "x-ab"))
+        // '[' and '{' differ only in the bit that case flips in letters; they are not the same name.
+        #expect(!HTTP1Syntax.namesEqual("x[", "x{"))
+    }
+
     @Test("Connection: close in the request means the connection is not kept; other Connection values keep it")
     func connectionClose() {
         #expect(Self.written(UpstreamRequest(target: "/", headers: ["Connection": "Close"])).keepAlive == false)
