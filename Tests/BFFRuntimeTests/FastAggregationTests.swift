@@ -134,6 +134,41 @@ struct FastAggregationTests {
         }
     }
 
+    @Test("a literal route's own path and its other spellings reach the same endpoint on both paths, and a literal beats a capture")
+    func literalPathsRouteAlike() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            stub.on("/other", body: #"{"other":true}"#)
+            let yaml = spec(
+                service: stub,
+                endpoints: """
+                    - route: GET /a/{x}
+                      calls:
+                        main: { service: svc, path: "/main/{path.x}" }
+                    - route: GET /a/b
+                      calls:
+                        literal: { service: svc, path: /other }
+                    - route: GET /p
+                      proxy: { service: svc, path: /other }
+                    """
+            )
+            let paths = ["/a/b", "/a/b?q=1", "/a//b", "/a/./b", "/a/b/", "/x/../a/b", "/a/c", "/p", "/a/b%20"]
+            let answers: [[Comparable]] = try await [true, false].asyncMap { fast in
+                try await withGateway(yaml, fastAggregations: fast) { gateway in
+                    var answers: [Comparable] = []
+                    for path in paths { answers.append(Comparable(try await gateway.get(path))) }
+                    return answers
+                }
+            }
+            #expect(answers[0].prefix(6).allSatisfy { $0.body.contains(#""literal":{"other":true}"#) })
+            #expect(answers[0][6].body.contains(#""main":{"name":"Ada""#))
+            for (fast, slow) in zip(answers[0], answers[1]) {
+                #expect(fast == slow)
+            }
+        }
+    }
+
     @Test("pipelined requests are answered in order when an aggregation waits and the next request goes through Hummingbird")
     func pipelinedAnswersKeepTheirOrder() async throws {
         try await withStubs { stubs in

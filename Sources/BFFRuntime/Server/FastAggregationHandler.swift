@@ -23,6 +23,10 @@ struct FastAggregations: Sendable {
     let corsEnabled: Bool
     let hstsEnabled: Bool
 
+    /// The endpoint for each path that is exactly a qualifying route's literal path, worked out at
+    /// start-up by the same matching (``endpoint(at:)``), so those requests are not routed again.
+    private let literalPaths: [Substring: AggregateEndpoint]
+
     init(router: Router, spec: ClientSpec, accessLog: LogLineSink?, metrics: BFFMetrics?, logger: Logger) {
         self.router = router
         self.logger = logger
@@ -30,6 +34,24 @@ struct FastAggregations: Sendable {
         self.metrics = metrics
         corsEnabled = spec.edge.cors != nil
         hstsEnabled = spec.edge.headers.hstsMaxAge != nil
+        literalPaths = Self.literalPaths(of: router)
+    }
+
+    private static func literalPaths(of router: Router) -> [Substring: AggregateEndpoint] {
+        var paths: [Substring: AggregateEndpoint] = [:]
+        for route in router.routesInOrder {
+            var literals: [String] = []
+            for segment in route.pattern.segments {
+                guard case .literal(let literal) = segment else { break }
+                literals.append(literal)
+            }
+            guard literals.count == route.pattern.segments.count else { continue }
+            let path = Substring("/" + literals.joined(separator: "/"))
+            if let (endpoint, captures) = endpoint(at: path, router: router), captures.isEmpty {
+                paths[path] = endpoint
+            }
+        }
+        return paths
     }
 
     /// Whether any route could ever be answered here (else the handler is not installed).
@@ -47,11 +69,18 @@ struct FastAggregations: Sendable {
         let split = target.firstIndex(of: "?")
         let path = target[..<(split ?? target.endIndex)]
         let query = split.map { target[target.index(after: $0)...] }
+        if let endpoint = literalPaths[path] { return (endpoint, [:], path, query) }
+        guard let (endpoint, captures) = Self.endpoint(at: path, router: router) else { return nil }
+        return (endpoint, captures, path, query)
+    }
+
+    /// The endpoint that answers a GET of `path` here, with its captures.
+    private static func endpoint(at path: Substring, router: Router) -> (AggregateEndpoint, captures: [String: String])? {
         guard let ingress = try? IngressPath(path), !(ingress.segments.count == 1 && (ingress.segments[0] == "health" || ingress.segments[0] == "ready")),
             case .found(let route, let captures) = router.match(method: .get, path: ingress),
             let endpoint = Self.endpoint(of: route)
         else { return nil }
-        return (endpoint, captures, path, query)
+        return (endpoint, captures)
     }
 
     private static func endpoint(of route: Router.Route) -> AggregateEndpoint? {
