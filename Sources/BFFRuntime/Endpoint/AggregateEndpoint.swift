@@ -126,16 +126,16 @@ enum AggregateResponse {
     ///
     /// Every value here is legal as it stands: the degradation flag, timings of calls whose names
     /// the spec loader accepted only as plain identifiers, and a base64 ETag.
-    static func writeAnswerHead(entityTag: String, names: CallNames, outcomes: [CallOutcome], ifNoneMatch: String?, to bytes: inout ByteBuffer) -> HTTPResponse.Status {
+    static func writeAnswerHead(entityTag: String, names: CallNames, outcomes: [CallOutcome], ifNoneMatch: String?, to bytes: inout some ByteSink) -> HTTPResponse.Status {
         let status: HTTPResponse.Status = ifNoneMatch.map { EntityTag.matches($0, entityTag) } == true ? .notModified : .ok
         bytes.writeHTTP1StatusLine(status)
-        bytes.writeStaticString(ResponseComposer.isDegraded(outcomes) ? "X-BFF-Degraded: true\r\n" : "X-BFF-Degraded: false\r\n")
-        bytes.writeStaticString("Server-Timing: ")
+        bytes.write(ResponseComposer.isDegraded(outcomes) ? "X-BFF-Degraded: true\r\n" : "X-BFF-Degraded: false\r\n")
+        bytes.write("Server-Timing: ")
         ResponseComposer.writeServerTiming(names: names, outcomes: outcomes, to: &bytes)
-        bytes.writeStaticString("\r\n")
+        bytes.write("\r\n")
         bytes.writeFieldLine("ETag", entityTag)
-        bytes.writeStaticString("Cache-Control: private, no-cache\r\n")
-        if status == .ok { bytes.writeStaticString("Content-Type: application/json\r\n") }
+        bytes.write("Cache-Control: private, no-cache\r\n")
+        if status == .ok { bytes.write("Content-Type: application/json\r\n") }
         return status
     }
 

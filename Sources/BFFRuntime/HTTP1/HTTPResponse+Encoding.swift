@@ -16,16 +16,18 @@ extension ByteBuffer {
     }
 }
 
-extension ByteBuffer {
+extension ByteSink {
     /// Writes `HTTP/1.1 <code> <reason phrase>` and its CRLF, as NIO's response encoder does.
     mutating func writeHTTP1StatusLine(_ status: HTTPResponse.Status) {
-        writeStaticString("HTTP/1.1 ")
-        writeString(String(status.code))
-        writeInteger(HTTP1Syntax.space)
-        writeString(status.reasonPhrase)
-        writeStaticString("\r\n")
+        write("HTTP/1.1 ")
+        write(decimal: status.code)
+        write(byte: HTTP1Syntax.space)
+        write(status.reasonPhrase)
+        write("\r\n")
     }
+}
 
+extension ByteBuffer {
     /// Writes the field line `name: value` and its CRLF in one write (one bounds and exclusivity
     /// check instead of four); the caller vouches that both are legal.
     mutating func writeFieldLine(_ name: String, _ value: String) {

@@ -255,13 +255,17 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let endpoint = exchange.endpoint
         var body = endpoint.composeBody(outcomes)
         let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
-        var bytes = allocator.buffer(capacity: 512 + body.buffer.readableBytes)
-        let status = AggregateResponse.writeAnswerHead(
-            entityTag: entityTag, names: endpoint.plan.callNames, outcomes: outcomes, ifNoneMatch: ifNoneMatch, to: &bytes
-        )
+        let names = endpoint.plan.callNames
+        let headSize = 512 + names.timingSize + entityTag.utf8.count + requestID.utf8.count
+        var bytes = allocator.buffer(capacity: headSize + body.buffer.readableBytes)
         let closing = isClosing(exchange)
-        writeAddedFields(to: &bytes, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
-        bytes.writeStaticString("\r\n")
+        var status = HTTPResponse.Status.ok
+        func writeHead(to head: inout some ByteSink) {
+            status = AggregateResponse.writeAnswerHead(entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch, to: &head)
+            writeAddedFields(to: &head, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
+            head.write("\r\n")
+        }
+        bytes.writeDirect(expecting: headSize, { writeHead(to: &$0) }, orElse: { writeHead(to: &$0) })
         if status != .notModified { bytes.writeBuffer(&body.buffer) }
         send(bytes, exchange, status: status, requestID: requestID, names: endpoint.plan.callNames.names, outcomes: outcomes, closing: closing, context: context)
     }
@@ -296,13 +300,17 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// The fields the problem path sets, in the same order, for an answer whose head holds none of
     /// them yet; `bodyLength` is nil for a 304. Each value is legal as it stands: the date, an
     /// accepted or generated request id (printable ASCII only), constants and a number.
-    private func writeAddedFields(to bytes: inout ByteBuffer, bodyLength: Int?, requestID: String, closing: Bool) {
+    private func writeAddedFields(to bytes: inout some ByteSink, bodyLength: Int?, requestID: String, closing: Bool) {
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", requestID)
-        bytes.writeStaticString("X-Content-Type-Options: nosniff\r\n")
-        if routes.corsEnabled { bytes.writeStaticString("Vary: Origin\r\n") }
-        if closing { bytes.writeStaticString("Connection: close\r\n") }
-        if let bodyLength { bytes.writeFieldLine("Content-Length", String(bodyLength)) }
+        bytes.write("X-Content-Type-Options: nosniff\r\n")
+        if routes.corsEnabled { bytes.write("Vary: Origin\r\n") }
+        if closing { bytes.write("Connection: close\r\n") }
+        if let bodyLength {
+            bytes.write("Content-Length: ")
+            bytes.write(decimal: bodyLength)
+            bytes.write("\r\n")
+        }
     }
 
     /// Writes an encoded answer, then logs and counts it, and goes on to the next request.

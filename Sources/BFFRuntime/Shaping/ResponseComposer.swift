@@ -23,7 +23,17 @@ struct CallNames: Sendable {
             return bytes
         }
         timingPrefixes = names.map { "\($0);dur=" }
+        metaSize = metaKeys.reduce(32) { $0 + $1.count + Self.metaEntrySize }
+        timingSize = timingPrefixes.reduce(0) { $0 + $1.utf8.count + Self.timingEntrySize }
     }
+
+    /// Room for the rest of one call's `_meta` entry and `Server-Timing` entry: every optional
+    /// part at its longest (a status, 20-digit numbers, a source), with room to spare.
+    private static let metaEntrySize = 224
+    private static let timingEntrySize = 64
+    /// Room for the whole `_meta` object and for the whole `Server-Timing` value.
+    let metaSize: Int
+    let timingSize: Int
 }
 
 /// An aggregated response body, and how many of its first bytes hold the sections (what the ETag covers).
@@ -61,48 +71,52 @@ enum ResponseComposer {
         if includeMeta {
             if !shape.fields.isEmpty { buffer.writeStaticString(",") }
             buffer.writeStaticString("\"_meta\":")
-            writeMeta(names: names, outcomes: outcomes, to: &buffer)
+            buffer.writeDirect(
+                expecting: names.metaSize,
+                { writeMeta(names: names, outcomes: outcomes, to: &$0) },
+                orElse: { writeMeta(names: names, outcomes: outcomes, to: &$0) }
+            )
         }
         buffer.writeStaticString("}")
         return ComposedBody(buffer: buffer, contentBytes: contentBytes)
     }
 
     /// `{"degraded":…,"calls":{"name":{"status":…,"ms":…,"http":…,"source":…,"age_s":…,"attempts":…,"hedged":…}}}`
-    static func writeMeta(names: CallNames, outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
+    static func writeMeta(names: CallNames, outcomes: [CallOutcome], to buffer: inout some ByteSink) {
         if isDegraded(outcomes) {
-            buffer.writeStaticString("{\"degraded\":true,\"calls\":{")
+            buffer.write("{\"degraded\":true,\"calls\":{")
         } else {
-            buffer.writeStaticString("{\"degraded\":false,\"calls\":{")
+            buffer.write("{\"degraded\":false,\"calls\":{")
         }
         for (i, outcome) in outcomes.enumerated() {
-            if i > 0 { buffer.writeStaticString(",") }
-            buffer.writeBytes(names.metaKeys[i])
-            buffer.writeString(outcome.status.rawValue)
-            buffer.writeStaticString("\",\"ms\":")
-            buffer.writeString(formatMilliseconds(outcome.milliseconds))
+            if i > 0 { buffer.write(",") }
+            buffer.write(names.metaKeys[i])
+            buffer.write(outcome.status.rawValue)
+            buffer.write("\",\"ms\":")
+            buffer.write(formatMilliseconds(outcome.milliseconds))
             if let http = outcome.http {
-                buffer.writeStaticString(",\"http\":")
-                buffer.writeString(String(http))
+                buffer.write(",\"http\":")
+                buffer.write(decimal: http)
             }
             if outcome.source != .upstream {
-                buffer.writeStaticString(",\"source\":\"")
-                buffer.writeString(outcome.source.rawValue)
-                buffer.writeStaticString("\"")
+                buffer.write(",\"source\":\"")
+                buffer.write(outcome.source.rawValue)
+                buffer.write("\"")
             }
             if let age = outcome.ageSeconds {
-                buffer.writeStaticString(",\"age_s\":")
-                buffer.writeString(String(age))
+                buffer.write(",\"age_s\":")
+                buffer.write(decimal: age)
             }
             if outcome.attempts > 1 {
-                buffer.writeStaticString(",\"attempts\":")
-                buffer.writeString(String(outcome.attempts))
+                buffer.write(",\"attempts\":")
+                buffer.write(decimal: outcome.attempts)
             }
             if outcome.hedged {
-                buffer.writeStaticString(",\"hedged\":true")
+                buffer.write(",\"hedged\":true")
             }
-            buffer.writeStaticString("}")
+            buffer.write("}")
         }
-        buffer.writeStaticString("}}")
+        buffer.write("}}")
     }
 
     static func isDegraded(_ outcomes: [CallOutcome]) -> Bool {
@@ -117,14 +131,14 @@ enum ResponseComposer {
     }
 
     /// ``serverTiming(names:outcomes:)`` written straight into `buffer` (for answers written whole).
-    static func writeServerTiming(names: CallNames, outcomes: [CallOutcome], to buffer: inout ByteBuffer) {
+    static func writeServerTiming(names: CallNames, outcomes: [CallOutcome], to buffer: inout some ByteSink) {
         for (i, outcome) in outcomes.enumerated() {
-            if i > 0 { buffer.writeStaticString(", ") }
-            buffer.writeString(names.timingPrefixes[i])
-            buffer.writeString(formatMilliseconds(outcome.milliseconds))
-            buffer.writeStaticString(";desc=\"")
-            buffer.writeString(outcome.status.rawValue)
-            buffer.writeStaticString("\"")
+            if i > 0 { buffer.write(", ") }
+            buffer.write(names.timingPrefixes[i])
+            buffer.write(formatMilliseconds(outcome.milliseconds))
+            buffer.write(";desc=\"")
+            buffer.write(outcome.status.rawValue)
+            buffer.write("\"")
         }
     }
 

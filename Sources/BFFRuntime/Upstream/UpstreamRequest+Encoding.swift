@@ -22,11 +22,29 @@ extension UpstreamRequest {
     /// - Parameter bodyLength: the size of the complete body written after the head, if any.
     /// - Returns: false when the request asks the service to close the connection after its answer.
     func writeHead(for service: ServiceEndpoint, bodyLength: Int?, into buffer: inout ByteBuffer) -> Bool {
-        buffer.writeString(method.rawValue)
-        buffer.writeInteger(HTTP1Syntax.space)
-        buffer.writeString(service.basePath)
-        buffer.writeString(target)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
+        var keepAlive = true
+        buffer.writeDirect(
+            expecting: expectedHeadSize(for: service),
+            { keepAlive = writeHead(for: service, bodyLength: bodyLength, to: &$0) },
+            orElse: { keepAlive = writeHead(for: service, bodyLength: bodyLength, to: &$0) }
+        )
+        return keepAlive
+    }
+
+    /// Room for the head: every part of it, with room to spare for the framing.
+    private func expectedHeadSize(for service: ServiceEndpoint) -> Int {
+        var size = 96 + method.rawValue.utf8.count + service.basePath.utf8.count + target.utf8.count + service.hostHeader.utf8.count
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        if let lastField { size += lastField.name.utf8.count + lastField.value.utf8.count + 4 }
+        return size
+    }
+
+    private func writeHead(for service: ServiceEndpoint, bodyLength: Int?, to buffer: inout some ByteSink) -> Bool {
+        buffer.write(method.rawValue)
+        buffer.write(byte: HTTP1Syntax.space)
+        buffer.write(service.basePath)
+        buffer.write(target)
+        buffer.write(" HTTP/1.1\r\n")
         buffer.writeFieldLine("host", service.hostHeader)
         var keepAlive = true
         for (name, value) in headers {
@@ -46,11 +64,11 @@ extension UpstreamRequest {
         }
         if let lastField { buffer.writeFieldLine(lastField.name, lastField.value) }
         if let length = bodyLength ?? (method.definesContent ? 0 : nil) {
-            buffer.writeStaticString("content-length: ")
-            buffer.writeString(String(length))
-            buffer.writeStaticString("\r\n")
+            buffer.write("content-length: ")
+            buffer.write(decimal: length)
+            buffer.write("\r\n")
         }
-        buffer.writeStaticString("\r\n")
+        buffer.write("\r\n")
         return keepAlive
     }
 
