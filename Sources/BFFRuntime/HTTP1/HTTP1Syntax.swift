@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The bits of HTTP/1.1's grammar (RFC 9110 section 5, RFC 9112) that the gateway checks on raw
 /// bytes, so that no header needs a `String` to be checked.
 ///
@@ -62,12 +68,21 @@ enum HTTP1Syntax {
         return (line.lowerBound..<colon, start..<end)
     }
 
+    /// The offset of the first `byte` in `range` of `bytes` (`memchr`: the generic search over a
+    /// slice of raw bytes costs several times more).
+    static func firstIndex(of byte: UInt8, in bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, let base = bytes.baseAddress else { return nil }
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
+        guard let found = memchr(base + range.lowerBound, Int32(byte), range.count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
     /// Calls `field` with the name and value of each field line in `range`, lines ending in CRLF.
     /// - Returns: false when a line is not a valid field line (``splitField(_:_:)``), or `field` returned false.
     static func forEachField(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ field: (Range<Int>, Range<Int>) -> Bool) -> Bool {
         var start = range.lowerBound
         while start < range.upperBound {
-            guard let end = bytes[start..<range.upperBound].firstIndex(of: lf), end > start, bytes[end - 1] == cr,
+            guard let end = firstIndex(of: lf, in: bytes, start..<range.upperBound), end > start, bytes[end - 1] == cr,
                 let (name, value) = splitField(bytes, start..<(end - 1)), field(name, value)
             else { return false }
             start = end + 1

@@ -13,7 +13,7 @@ enum SimpleRequestDecoder {
     static func decode(_ head: ByteBuffer) -> HTTPRequest? {
         head.withUnsafeReadableBytes { bytes -> HTTPRequest? in
             guard bytes.count > 16, !bytes.contains(where: { $0 >= 0x80 }),
-                let lineEnd = bytes.firstIndex(of: HTTP1Syntax.lf), lineEnd > 14, bytes[lineEnd - 1] == HTTP1Syntax.cr,
+                let lineEnd = HTTP1Syntax.firstIndex(of: HTTP1Syntax.lf, in: bytes, 0..<bytes.count), lineEnd > 14, bytes[lineEnd - 1] == HTTP1Syntax.cr,
                 HTTP1Syntax.equalsExactly(bytes, 0..<4, "GET "),
                 HTTP1Syntax.equalsExactly(bytes, (lineEnd - 10)..<(lineEnd - 1), " HTTP/1.1"),
                 bytes[4] == UInt8(ascii: "/")

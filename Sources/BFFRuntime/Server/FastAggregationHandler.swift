@@ -66,7 +66,7 @@ struct FastAggregations: Sendable {
             !(corsEnabled && request.headerFields[.origin] != nil),
             !(hstsEnabled && request.headerFields[.xForwardedProto] != nil)
         else { return nil }
-        let split = target.firstIndex(of: "?")
+        let split = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = target[..<(split ?? target.endIndex)]
         let query = split.map { target[target.index(after: $0)...] }
         if let endpoint = literalPaths[path] { return (endpoint, [:], path, query) }

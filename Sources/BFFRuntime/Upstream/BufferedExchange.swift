@@ -16,8 +16,10 @@ final class BufferedExchange: LoopCancellable, LoopDeadlineOwner, @unchecked Sen
     /// Where its deadline is kept once armed, and the time it was given (for the timeout's message).
     private var deadlines: LoopDeadlines?
     private var budget = Duration.zero
-    /// Set once a connection carries this exchange, so failures can close it.
-    var connection: (any Channel)?
+    /// Set once a connection carries this exchange, so failures can close it. (The handler, not
+    /// its channel: asking the handler's context for the channel costs two reference counts, and
+    /// only a failure needs it.)
+    var connection: BufferedConnectionHandler?
 
     init(service: String, limit: Int, completion: @escaping (Result<UpstreamResponse, UpstreamError>) -> Void) {
         self.service = service
@@ -48,7 +50,7 @@ final class BufferedExchange: LoopCancellable, LoopDeadlineOwner, @unchecked Sen
     func fail(_ error: UpstreamError) {
         guard !done else { return }
         done = true
-        connection?.close(promise: nil)
+        connection?.channel?.close(promise: nil)
         finish(.failure(error.attributed(to: service)))
     }
 

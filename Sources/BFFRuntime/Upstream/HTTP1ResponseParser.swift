@@ -215,7 +215,7 @@ struct HTTP1ResponseParser {
     private static func endOfSection(in buffer: ByteBuffer, from scanned: Int) throws(Failure) -> Int? {
         let end = try buffer.withUnsafeReadableBytes { bytes throws(Failure) -> Int? in
             var next = scanned
-            while let lf = bytes[next...].firstIndex(of: HTTP1Syntax.lf) {
+            while let lf = HTTP1Syntax.firstIndex(of: HTTP1Syntax.lf, in: bytes, next..<bytes.count) {
                 guard lf > 0, bytes[lf - 1] == HTTP1Syntax.cr else { throw .malformed }
                 if lf == 1 || bytes[lf - 2] == HTTP1Syntax.lf { return lf + 1 }
                 next = lf + 1
@@ -230,7 +230,7 @@ struct HTTP1ResponseParser {
     /// - Throws: `.malformed` for a line feed without a carriage return before it, or a line over ``maxHeadBytes``.
     private static func endOfLine(in buffer: ByteBuffer, from scanned: Int) throws(Failure) -> Int? {
         let end = try buffer.withUnsafeReadableBytes { bytes throws(Failure) -> Int? in
-            guard let lf = bytes[scanned...].firstIndex(of: HTTP1Syntax.lf) else { return nil }
+            guard let lf = HTTP1Syntax.firstIndex(of: HTTP1Syntax.lf, in: bytes, scanned..<bytes.count) else { return nil }
             guard lf > 0, bytes[lf - 1] == HTTP1Syntax.cr else { throw .malformed }
             return lf + 1
         }
@@ -271,7 +271,7 @@ struct HTTP1ResponseParser {
         /// Nil for a head that is not HTTP/1.0 or 1.1 or breaks the grammar.
         /// - Parameter bytes: the head through the blank line that ends it; each LF in it follows a CR.
         init?(parsing bytes: UnsafeRawBufferPointer) {
-            guard let statusEnd = bytes.firstIndex(of: HTTP1Syntax.lf), readStatusLine(bytes, 0..<(statusEnd - 1)) else { return nil }
+            guard let statusEnd = HTTP1Syntax.firstIndex(of: HTTP1Syntax.lf, in: bytes, 0..<bytes.count), readStatusLine(bytes, 0..<(statusEnd - 1)) else { return nil }
             fields = (statusEnd + 1)..<(bytes.count - 2)
             guard HTTP1Syntax.forEachField(bytes, fields, { name, value in read(name: name, value: value, in: bytes) }) else { return nil }
         }

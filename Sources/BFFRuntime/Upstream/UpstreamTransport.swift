@@ -89,7 +89,7 @@ public final class UpstreamTransport: Sendable {
         let pool = bufferedPool(on: eventLoop)
         exchange.arm(deadline: deadline, budget: budget, in: pool.deadlines)
         if let connection = pool.idleConnection(to: service) {
-            exchange.connection = connection.channel
+            exchange.connection = connection
             connection.start(exchange, request: request, service: service)
             return
         }
@@ -101,7 +101,7 @@ public final class UpstreamTransport: Sendable {
                     connection.channel?.close(promise: nil)
                     return
                 }
-                exchange.connection = connection.channel
+                exchange.connection = connection
                 connection.start(exchange, request: request, service: service)
             case .failure:
                 exchange.fail(.connectFailed(service: service.name))

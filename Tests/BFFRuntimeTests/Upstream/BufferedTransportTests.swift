@@ -216,7 +216,7 @@ struct BufferedTransportTests {
                         connecting.assumeIsolated().whenComplete { result in
                             switch result {
                             case .success(let connection):
-                                exchange.connection = connection.channel
+                                exchange.connection = connection
                                 connection.start(exchange, request: UpstreamRequest(method: .POST, target: "/upload"), service: service, body: ByteBuffer(string: "hello"))
                             case .failure:
                                 exchange.fail(.connectFailed(service: service.name))
