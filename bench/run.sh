@@ -2,7 +2,8 @@
 # Side-by-side benchmark of our gateway (mobile-bff with bench/bench.yaml) against nginx doing the same jobs.
 #
 # Usage: bench/run.sh [seconds=8]
-#   BFF_BIN=path    use this gateway binary instead of building `swift build -c release --product mobile-bff`
+#   BFF_BIN=path    use this gateway binary instead of building `swift build -c release --static-swift-stdlib --product mobile-bff`
+#                   (the binary deploy/Dockerfile ships)
 #   BENCH_ONLY=nginx  measure nginx only (no build);  BENCH_ONLY=ours  measure our gateway only
 #   BENCH_ROUNDS=N    rounds per scenario (default 1); with N > 1 a row shows the median run and
 #                     the min-max range of req/s, for figures that move between runs
@@ -60,9 +61,9 @@ if ((want_ours)); then
     [[ -x $BFF_BIN ]] || die "BFF_BIN=$BFF_BIN is not an executable file"
   else
     command -v swift >/dev/null 2>&1 || die "swift not found: install the toolchain, or set BFF_BIN, or use BENCH_ONLY=nginx"
-    note "building: swift build -c release --product mobile-bff"
-    (cd "$root" && swift build -c release --product mobile-bff) || die "release build failed"
-    BFF_BIN="$(cd "$root" && swift build -c release --show-bin-path)/mobile-bff"
+    note "building: swift build -c release --static-swift-stdlib --product mobile-bff (as deploy/Dockerfile does)"
+    (cd "$root" && swift build -c release --static-swift-stdlib --product mobile-bff) || die "release build failed"
+    BFF_BIN="$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)/mobile-bff"
     [[ -x $BFF_BIN ]] || die "build finished but $BFF_BIN is missing"
   fi
 fi
