@@ -244,10 +244,24 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    /// Writes a problem answer: its own fields, less any that an added one replaces, then the
+    /// fields the middleware would add.
     private func answer(_ exchange: Exchange, problem: Problem, requestID: String, outcomes: [(String, CallOutcome)], context: ChannelHandlerContext) {
-        let (headers, body) = problem.encoded(requestID: requestID, instance: String(exchange.path))
-        write(exchange, status: problem.status, headers: headers, body: body, requestID: requestID, outcomes: outcomes, context: context)
+        let (fields, body) = problem.encoded(requestID: requestID, instance: String(exchange.path))
+        let closing = isClosing(exchange)
+        var bytes = allocator.buffer(capacity: 512 + body.readableBytes)
+        bytes.writeHTTP1StatusLine(problem.status)
+        // `HTTPFields` only holds legal names and values, so none of these can start a line of its own.
+        for field in fields where !Self.replacedFields.contains(field.name) { bytes.writeFieldLine(field.name.rawName, field.value) }
+        writeAddedFields(to: &bytes, bodyLength: body.readableBytes, requestID: requestID, closing: closing)
+        bytes.writeStaticString("\r\n")
+        bytes.writeImmutableBuffer(body)
+        send(bytes, exchange, status: problem.status, requestID: requestID, names: outcomes.map(\.0), outcomes: outcomes.map(\.1), closing: closing, context: context)
     }
+
+    /// The fields of ``writeAddedFields(to:bodyLength:requestID:closing:)`` that take the place of
+    /// any of the same name an answer carries (`Vary` is added to instead).
+    private static let replacedFields: [HTTPField.Name] = [.date, .requestID, .xContentTypeOptions, .connection, .contentLength]
 
     /// Writes the composed answer, head straight into the bytes sent: the fields
     /// ``AggregateEndpoint/answer(_:ifNoneMatch:)`` gives, then those the middleware would add.
@@ -270,36 +284,13 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         send(bytes, exchange, status: status, requestID: requestID, names: endpoint.plan.callNames.names, outcomes: outcomes, closing: closing, context: context)
     }
 
-    /// Writes a problem answer with the headers the middleware would add.
-    private func write(
-        _ exchange: Exchange,
-        status: HTTPResponse.Status,
-        headers: HTTPFields,
-        body: ByteBuffer?,
-        requestID: String,
-        outcomes: [(String, CallOutcome)],
-        context: ChannelHandlerContext
-    ) {
-        var headers = headers
-        headers[.date] = date.now()
-        headers[.requestID] = requestID
-        headers[.xContentTypeOptions] = "nosniff"
-        if routes.corsEnabled { headers.append(.varyOrigin) }
-        let closing = isClosing(exchange)
-        if closing { headers[.connection] = "close" }
-        if status != .notModified { headers[.contentLength] = String(body?.readableBytes ?? 0) }
-        var bytes = allocator.buffer(capacity: 512 + (body?.readableBytes ?? 0))
-        bytes.writeHTTP1Response(status: status, fields: headers, body: body)
-        send(bytes, exchange, status: status, requestID: requestID, names: outcomes.map(\.0), outcomes: outcomes.map(\.1), closing: closing, context: context)
-    }
-
     private func isClosing(_ exchange: Exchange) -> Bool {
         exchange.request.headerFields[.connection]?.lowercased() == "close"
     }
 
-    /// The fields the problem path sets, in the same order, for an answer whose head holds none of
-    /// them yet; `bodyLength` is nil for a 304. Each value is legal as it stands: the date, an
-    /// accepted or generated request id (printable ASCII only), constants and a number.
+    /// The fields the middleware adds to every answer, written after the answer's own; `bodyLength`
+    /// is nil for a 304. Each value is legal as it stands: the date, an accepted or generated
+    /// request id (printable ASCII only), constants and a number.
     private func writeAddedFields(to bytes: inout some ByteSink, bodyLength: Int?, requestID: String, closing: Bool) {
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", requestID)
