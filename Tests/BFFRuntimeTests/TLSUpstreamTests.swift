@@ -42,6 +42,33 @@ import Testing
         try await stub.shutdown()
     }
 
+    @Test("a call to an https service tells it how long it has, as calls over plain HTTP do")
+    func deadlineHeaderOverTLS() async throws {
+        let certificate = try TestCertificate.make()
+        let stub = try await TLSStub.start(certificate: certificate, body: "{}")
+        let caFile = try certificate.writeCertificate()
+        defer { try? FileManager.default.removeItem(atPath: caFile) }
+        let yaml = """
+            name: tls
+            services:
+              secure: { url: "https://127.0.0.1:\(stub.port)", timeout: 2s, ca_file: "\(caFile)" }
+            endpoints:
+              - route: GET /deadline
+                calls:
+                  sent: { service: secure, path: /deadline }
+            """
+        try await withGateway(yaml) { gateway in
+            let json = try await gateway.get("/deadline").json()
+            guard case .string(let text)? = json["sent"]?["deadline_ms"] else {
+                Issue.record("no deadline_ms in \(json)")
+                return
+            }
+            let sent = Int(text)
+            #expect(sent.map { $0 > 1000 && $0 <= 2000 } == true, "the call's own 2 s, less what has passed: \(String(describing: sent))")
+        }
+        try await stub.shutdown()
+    }
+
     /// AsyncHTTPClient uploads the body on a task of its own; the server must not read the rest of
     /// the body for the next request while that task still does (two reads at once are a crash).
     @Test("an https upstream that answers a proxied POST before reading its body: the answer gets through, and so does the next request")

@@ -103,10 +103,8 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
         let now = NIODeadline.now()
         instance.started()
         current = (instance, now)
-        var request = request
-        request.lastField = runner.deadlineField(deadline: deadline, at: now)
         // Captures only `self`, so the closure needs no allocation of its own.
-        exchange = runner.transport.start(request, to: instance.endpoint, deadline: deadline, on: eventLoop) { [self] result in
+        exchange = runner.transport.start(runner.prepared(request, deadline: deadline, at: now), to: instance.endpoint, deadline: deadline, on: eventLoop) { [self] result in
             exchange = nil
             guard let (instance, started) = current.take() else { return }
             instance.finished()

@@ -231,18 +231,13 @@ struct CallRunner: Sendable {
         return Self.attempt(result, to: instance, of: service, started: started)
     }
 
-    /// `request` with the time left before `deadline` in the deadline header, when the BFF sends one.
+    /// `request` with the time left before `deadline` in the deadline header, when the BFF sends
+    /// one: as its ``UpstreamRequest/lastField``, so the request's headers are not copied.
     func prepared(_ request: UpstreamRequest, deadline: NIODeadline, at now: NIODeadline) -> UpstreamRequest {
-        guard let field = deadlineField(deadline: deadline, at: now) else { return request }
+        guard let header = deadlines.header else { return request }
         var request = request
-        request.headers.replaceOrAdd(name: field.name, value: field.value)
+        request.lastField = (header, String(max(0, (deadline - now).nanoseconds / 1_000_000)))
         return request
-    }
-
-    /// The deadline header with the time left before `deadline`, when the BFF sends one.
-    func deadlineField(deadline: NIODeadline, at now: NIODeadline) -> (name: String, value: String)? {
-        guard let header = deadlines.header else { return nil }
-        return (header, String(max(0, (deadline - now).nanoseconds / 1_000_000)))
     }
 
     /// An attempt's result, after feeding it to the instance's ejection state and the service's latency window.

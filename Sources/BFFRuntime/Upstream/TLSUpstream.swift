@@ -45,7 +45,7 @@ final class TLSUpstream: Sendable {
     func send(_ request: UpstreamRequest, to service: ServiceEndpoint, deadline: NIODeadline) async throws(UpstreamError) -> UpstreamResponse {
         var outgoing = HTTPClientRequest(url: service.origin + request.target)
         outgoing.method = request.method
-        outgoing.headers = request.headers
+        outgoing.headers = request.allHeaders
         let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
         do {
             let response = try await client(for: service).execute(outgoing, deadline: deadline)

@@ -10,6 +10,14 @@ public struct UpstreamRequest: Sendable {
     /// header of a call on the gateway's own codec), so adding it copies no headers.
     var lastField: (name: String, value: String)?
 
+    /// `headers` with ``lastField`` in them, for clients that take headers whole (the TLS client).
+    var allHeaders: HTTPHeaders {
+        guard let lastField else { return headers }
+        var headers = headers
+        headers.replaceOrAdd(name: lastField.name, value: lastField.value)
+        return headers
+    }
+
     public init(method: HTTPMethod = .GET, target: String, headers: HTTPHeaders = [:]) {
         self.method = method
         self.target = target

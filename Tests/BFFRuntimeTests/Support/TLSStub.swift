@@ -42,7 +42,8 @@ struct TestCertificate {
 }
 
 /// An https upstream on 127.0.0.1: answers every request with a fixed JSON body, and echoes the
-/// request body back for POST; `/early` is answered at once, before any of the body is read.
+/// request body back for POST; `/early` is answered at once, before any of the body is read;
+/// `/deadline` answers with the deadline header it was sent (`{"deadline_ms":"…"}`).
 enum TLSStub {
     static func start(certificate: TestCertificate, body: String) async throws -> LoopbackServer {
         let tls = TLSConfiguration.makeServerConfiguration(
@@ -75,8 +76,13 @@ private final class TLSStubHandler: ChannelInboundHandler {
         case .head(let head):
             method = head.method
             received.clear()
-            early = head.uri == "/early"
-            if early { respond(ByteBuffer(string: body), context: context) }
+            early = head.uri == "/early" || head.uri == "/deadline"
+            if head.uri == "/deadline" {
+                let sent = head.headers.first(name: "X-Request-Deadline-Ms") ?? ""
+                respond(ByteBuffer(string: #"{"deadline_ms":""# + sent + #""}"#), context: context)
+            } else if early {
+                respond(ByteBuffer(string: body), context: context)
+            }
         case .body(var chunk):
             if !early { received.writeBuffer(&chunk) }
         case .end:
