@@ -54,7 +54,9 @@ enum ResponseComposer {
         includeMeta: Bool,
         allocator: ByteBufferAllocator
     ) -> ComposedBody {
-        var buffer = allocator.buffer(capacity: outcomes.reduce(256) { $0 + ($1.body?.readableBytes ?? 16) })
+        // Room for every section and for `_meta`'s own room, so writing `_meta` never grows the buffer.
+        let sections = outcomes.reduce(256) { $0 + ($1.body?.readableBytes ?? 16) }
+        var buffer = allocator.buffer(capacity: sections + (includeMeta ? names.metaSize : 0))
         buffer.writeStaticString("{")
         for (i, field) in shape.fields.enumerated() {
             if i > 0 { buffer.writeStaticString(",") }
