@@ -19,7 +19,8 @@ public enum ClientLauncher {
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
         let path = flags.specPath(client: client, environment: environment)
         do {
-            let spec = try SpecLoader.load(file: path)
+            var spec = try SpecLoader.load(file: path)
+            spec.tls = try flags.tls(spec: spec, environment: environment)
             let options = try flags.serverOptions(spec: spec, environment: environment)
             let server = try await BFFServer(spec: spec, swiftEndpoints: swiftEndpoints, options: options)
             try await server.runUntilSignalled()

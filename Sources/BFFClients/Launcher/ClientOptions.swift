@@ -19,6 +19,12 @@ public struct ClientOptions: ParsableCommand {
     @Option(help: "HOST:PORT to listen on, overriding the spec's listen (env BFF_LISTEN).")
     public var listen: String?
 
+    @Option(help: "PEM certificate chain to serve TLS with, replacing the spec's tls.cert_file (env BFF_TLS_CERT; needs --tls-key).")
+    public var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert, replacing the spec's tls.key_file (env BFF_TLS_KEY).")
+    public var tlsKey: String?
+
     @Option(help: "Event loop threads (env BFF_THREADS; default: one per available core).")
     public var threads: Int?
 
@@ -42,6 +48,24 @@ public struct ClientOptions: ParsableCommand {
     /// The spec path: flag, then environment, then the client's default.
     func specPath(client: String, environment: [String: String]) -> String {
         spec ?? environment["BFF_SPEC"] ?? "bff-specs/\(client).yaml"
+    }
+
+    /// The spec's `tls:` with the certificate and key from flags or environment, which take
+    /// precedence over the spec's own files.
+    func tls(spec: ClientSpec, environment: [String: String]) throws -> TLSSpec? {
+        let cert = tlsCert ?? environment["BFF_TLS_CERT"]
+        let key = tlsKey ?? environment["BFF_TLS_KEY"]
+        guard cert != nil || key != nil else { return spec.tls }
+        guard let cert, let key else {
+            throw ValidationError("--tls-cert and --tls-key (or BFF_TLS_CERT and BFF_TLS_KEY) go together: give both")
+        }
+        for (flag, path) in [("--tls-cert", cert), ("--tls-key", key)] where !FileManager.default.isReadableFile(atPath: path) {
+            throw ValidationError("\(flag) '\(path)' cannot be read; give a PEM file")
+        }
+        var tls = spec.tls ?? TLSSpec(certFile: cert, keyFile: key, location: SourceLocation(file: "--tls-cert", line: 1))
+        tls.certFile = cert
+        tls.keyFile = key
+        return tls
     }
 
     /// Server options from flags, environment and the spec, in that order of precedence.

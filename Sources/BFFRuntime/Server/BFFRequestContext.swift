@@ -8,6 +8,8 @@ public struct BFFRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let eventLoop: any EventLoop
     public let remoteAddress: SocketAddress?
+    /// What the connection's TLS handshake established; nil on a plaintext connection.
+    public let tls: TLSConnectionInfo?
     /// The request id: the client's `X-Request-ID` when well-formed, else generated.
     public var requestID: String = ""
     /// What the endpoint reports back to the access log.
@@ -21,6 +23,7 @@ public struct BFFRequestContext: RequestContext {
         coreContext = .init(source: source)
         eventLoop = source.channel.eventLoop
         remoteAddress = source.channel.remoteAddress
+        tls = TLSConnectionState.established(on: source.channel)
     }
 }
 

@@ -31,6 +31,8 @@ public final class BFFServer: Service, Sendable {
     private let healthChecker: HealthChecker
     /// The store and coalescer behind every `cache:`; nil when nothing caches.
     private let cache: CacheRuntime?
+    /// The public listener's certificate when the spec has `tls:`.
+    private let tls: TLSCredentials?
     private let metrics = BFFMetrics()
     private let logger: Logger
     private let onListening: (@Sendable (Int) async -> Void)?
@@ -58,6 +60,8 @@ public final class BFFServer: Service, Sendable {
         self.logger = logger ?? Logger(label: "bff.\(spec.name)")
         self.onListening = onListening
         self.onAdminListening = onAdminListening
+        let serverLogger = self.logger
+        tls = try spec.tls.map { tls throws(SpecLoadError) in try TLSCredentials(spec: tls, offerHTTP2: spec.http2.overTLS, logger: serverLogger) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let metrics = self.metrics
         // Every call the server will make, YAML and Swift; what services must track follows from them.
@@ -207,27 +211,44 @@ public final class BFFServer: Service, Sendable {
         let logger = self.logger
         let name = spec.name
         let host = options.listen.host
+        let tls = self.tls
+        let http2 = tls != nil ? spec.http2.overTLS : spec.http2.priorKnowledge
+        let drainTimeout = options.drainTimeout
+        let http2Spec = spec.http2
         let app = Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
-                EventLoopPinnedHTTP1Channel(
-                    inner: HTTP1Channel(responder: responder, configuration: http1),
-                    executors: executors,
-                    ingress: ingress,
-                    connections: connections,
-                    fastAggregations: fastAggregations
+                ListenerChannel(
+                    http1: EventLoopPinnedHTTP1Channel(
+                        inner: HTTP1Channel(responder: responder, configuration: http1),
+                        executors: executors,
+                        ingress: ingress,
+                        connections: connections,
+                        fastAggregations: fastAggregations
+                    ),
+                    http2: http2
+                        ? HTTP2Ingress(
+                            responder: responder, policy: ingress, spec: http2Spec, drainTimeout: drainTimeout,
+                            connections: connections, executors: executors
+                        )
+                        : nil,
+                    tls: tls,
+                    handshakeTimeout: ingress.headerTimeout,
+                    idleTimeout: ingress.idleTimeout
                 )
             },
             configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: nil, reuseAddress: true),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                logger.notice("\(name)-bff listening on \(HostPort(host: host, port: port))")
+                let scheme = tls != nil ? "https" : "http"
+                logger.notice("\(name)-bff listening on \(scheme)://\(HostPort(host: host, port: port))\(http2 ? " (HTTP/2 and HTTP/1.1)" : "")")
                 await onListening?(port)
             },
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
         let background = edge.services + (healthChecker.clusters.isEmpty ? [] : [healthChecker]) + (cache.map { [$0.workers] } ?? [])
+            + (tls.map { [$0] } ?? [])
         let admin = options.adminListen.map {
             AdminListener.application(
                 address: $0, name: name, metrics: metrics, readiness: readiness, clusters: clusters,
@@ -270,8 +291,16 @@ public final class BFFServer: Service, Sendable {
         configuration.maximumGracefulShutdownDuration = .nanoseconds(options.drainTimeout.nanosecondsValue)
         let services = ServiceGroup(configuration: configuration)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let preDrain = options.preDrain
         try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { [logger, name = spec.name] in
+                for await _ in hangups {
+                    if self.reloadCertificate() == nil {
+                        logger.notice("\(name)-bff received SIGHUP: nothing to reload (the spec has no tls:)")
+                    }
+                }
+            }
             tasks.addTask { [readiness, logger, name = spec.name] in
                 for await signal in signals {
                     readiness.startDraining()
@@ -285,6 +314,15 @@ public final class BFFServer: Service, Sendable {
             tasks.cancelAll()
         }
         try await shutdownEventLoops()
+    }
+
+    /// Re-reads the TLS certificate, key and client CAs now, as SIGHUP does; connections accepted
+    /// from then on handshake with them.
+    /// - Returns: whether the new files were taken (a refused rotation keeps the old certificate and
+    ///   is logged); nil when the server has no `tls:`.
+    @discardableResult
+    public func reloadCertificate() -> Bool? {
+        tls?.reload(reason: "SIGHUP")
     }
 
     /// Releases a server that was never run (e.g. one built only to validate): its edge and cache

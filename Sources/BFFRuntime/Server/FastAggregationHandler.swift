@@ -22,6 +22,8 @@ struct FastAggregations: Sendable {
     let logger: Logger
     let corsEnabled: Bool
     let hstsEnabled: Bool
+    /// `Strict-Transport-Security`, for answers on TLS connections; nil sends none.
+    let hsts: String?
 
     /// The endpoint for each path that is exactly a qualifying route's literal path, worked out at
     /// start-up by the same matching (``endpoint(at:)``), so those requests are not routed again.
@@ -34,6 +36,7 @@ struct FastAggregations: Sendable {
         self.metrics = metrics
         corsEnabled = spec.edge.cors != nil
         hstsEnabled = spec.edge.headers.hstsMaxAge != nil
+        hsts = SecurityHeadersMiddleware.hsts(spec.edge.headers)
         literalPaths = Self.literalPaths(of: router)
     }
 
@@ -112,6 +115,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let headGuard: RequestHeadGuard
     /// Where each answer's `end` stops.
     private let sanitizer: IngressHeaderSanitizer
+    /// `Strict-Transport-Security` on every answer, when the connection is TLS and the spec sends it.
+    private let hsts: String?
     /// Requests passed on whose answer's end has not been written yet.
     private var passedOn = 0
     /// Whether the parts arriving belong to a request passed on.
@@ -145,10 +150,11 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    init(routes: FastAggregations, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer) {
+    init(routes: FastAggregations, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer, overTLS: Bool) {
         self.routes = routes
         self.headGuard = headGuard
         self.sanitizer = sanitizer
+        hsts = overTLS ? routes.hsts : nil
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -261,7 +267,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// The fields of ``writeAddedFields(to:bodyLength:requestID:closing:)`` that take the place of
     /// any of the same name an answer carries (`Vary` is added to instead).
-    private static let replacedFields: [HTTPField.Name] = [.date, .requestID, .xContentTypeOptions, .connection, .contentLength]
+    private static let replacedFields: [HTTPField.Name] = [.date, .requestID, .xContentTypeOptions, .strictTransportSecurity, .connection, .contentLength]
 
     /// Writes the composed answer, head straight into the bytes sent: the fields
     /// ``AggregateEndpoint/answer(_:ifNoneMatch:)`` gives, then those the middleware would add.
@@ -296,6 +302,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         bytes.writeFieldLine("X-Request-ID", requestID)
         bytes.write("X-Content-Type-Options: nosniff\r\n")
         if routes.corsEnabled { bytes.write("Vary: Origin\r\n") }
+        if let hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
         if closing { bytes.write("Connection: close\r\n") }
         if let bodyLength {
             bytes.write("Content-Length: ")

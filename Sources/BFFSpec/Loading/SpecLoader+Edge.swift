@@ -429,7 +429,7 @@ extension SpecLoader {
         return (roles, scopes)
     }
 
-    private static func resolve(_ path: String, reader: YAMLReader) -> String {
+    static func resolve(_ path: String, reader: YAMLReader) -> String {
         path.hasPrefix("/") ? path : ((reader.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
     }
 

@@ -8,7 +8,7 @@ import Yams
 /// let spec = try SpecLoader.load(file: "bff-specs/mobile.yaml")
 /// ```
 public enum SpecLoader {
-    static let topLevelKeys = ["name", "listen", "admin_listen", "deadlines", "cache_store", "include", "services", "endpoints"] + EdgeSections.keys
+    static let topLevelKeys = ["name", "listen", "tls", "http2", "admin_listen", "deadlines", "cache_store", "include", "services", "endpoints"] + EdgeSections.keys
     static let includeKeys = ["include", "services"] + EdgeSections.keys
     static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file"] + resilienceServiceKeys
     static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit", "cache"]
@@ -60,6 +60,8 @@ public enum SpecLoader {
         var name: String?
         var listen: HostPort?
         var adminListen: AdminListen?
+        var tls: TLSSpec?
+        var http2 = HTTP2Spec()
         var deadlines: DeadlineSpec?
         var cacheStore: CacheStoreSpec?
         var services: [String: ServiceSpec] = [:]
@@ -67,7 +69,7 @@ public enum SpecLoader {
         var loaded: Set<String> = []
         var edge = EdgeSections()
         var included = EdgeSections()
-        for (key, _, value) in members {
+        for (key, keyNode, value) in members {
             switch key {
             case "name":
                 name = reader.string(value, what: "name")
@@ -82,6 +84,10 @@ public enum SpecLoader {
                     adminListen = AdminListen(text)
                     if adminListen == nil { reader.report(value, "admin_listen '\(text)' is neither host:port nor 'off'", hint: "write e.g. 127.0.0.1:9081, or 'off' for no admin listener") }
                 }
+            case "tls":
+                tls = readTLS(value, key: keyNode, reader: reader)
+            case "http2":
+                http2 = readHTTP2(value, reader: reader)
             case "deadlines":
                 deadlines = readDeadlines(value, reader: reader)
             case "cache_store":
@@ -106,6 +112,8 @@ public enum SpecLoader {
         // Without a name the spec is still read and validated, so every other problem is listed too; load() then throws.
         var spec = ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, edge: edge.spec, file: reader.file)
         spec.adminListen = adminListen
+        spec.tls = tls
+        spec.http2 = http2
         if let deadlines { spec.deadlines = deadlines }
         if let cacheStore { spec.cacheStore = cacheStore }
         return spec

@@ -5,6 +5,10 @@
 public struct ClientSpec: Sendable {
     public var name: String
     public var listen: HostPort?
+    /// TLS on the public listener; nil serves plaintext.
+    public var tls: TLSSpec?
+    /// HTTP/2 on the public listener.
+    public var http2 = HTTP2Spec()
     /// `admin_listen`: where operators read `/metrics`; nil leaves it to the launcher's default.
     public var adminListen: AdminListen?
     /// How upstream calls learn the time they have left.

@@ -19,12 +19,6 @@ final class APIKeyStore: Service, Sendable {
         let plan: String
     }
 
-    private struct FileStamp: Equatable {
-        let modified: Date?
-        let size: Int?
-        let inode: Int?
-    }
-
     private struct State {
         var fileEntries: [String: Entry] = [:]
         var stamp: FileStamp?
@@ -77,12 +71,7 @@ final class APIKeyStore: Service, Sendable {
     /// Reads the keys file if its modification time, size or inode changed since the last read.
     func reloadIfChanged() {
         guard let path = spec.file else { return }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let stamp = FileStamp(
-            modified: attributes?[.modificationDate] as? Date,
-            size: (attributes?[.size] as? NSNumber)?.intValue,
-            inode: (attributes?[.systemFileNumber] as? NSNumber)?.intValue
-        )
+        let stamp = FileStamp(path: path)
         guard state.withLock({ $0.stamp != stamp }) else { return }
         let entries: [String: Entry]
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {

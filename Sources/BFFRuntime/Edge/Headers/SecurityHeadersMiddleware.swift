@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 
 /// Security headers on every gateway response: `X-Content-Type-Options: nosniff`, a restrictive
-/// CSP on HTML, HSTS when the client reached us over TLS (a trusted proxy's
+/// CSP on HTML, HSTS when the client reached us over TLS (directly, or per a trusted proxy's
 /// `X-Forwarded-Proto: https`), and no `Server` / `X-Powered-By` from anyone.
 struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = BFFRequestContext
@@ -15,7 +15,12 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     init(spec: SecurityHeadersSpec, trustedProxies: [CIDR]) {
         self.spec = spec
         self.trustedProxies = trustedProxies
-        hsts = spec.hstsMaxAge.map { "max-age=\($0.components.seconds); includeSubDomains" }
+        hsts = Self.hsts(spec)
+    }
+
+    /// The `Strict-Transport-Security` value `spec` asks for; nil sends none.
+    static func hsts(_ spec: SecurityHeadersSpec) -> String? {
+        spec.hstsMaxAge.map { "max-age=\($0.components.seconds); includeSubDomains" }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -33,6 +38,7 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     }
 
     private func cameOverTLS(_ request: Request, context: Context) -> Bool {
+        if context.tls != nil { return true }
         guard request.headers[.xForwardedProto]?.lowercased() == "https", let peer = context.remoteAddress?.ipAddress else { return false }
         return trustedProxies.contains { $0.contains(peer) }
     }

@@ -19,7 +19,8 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
             let headGuard = RequestHeadGuard(policy: ingress, connections: connections, logger: logger)
-            try channel.pipeline.syncOperations.addHandler(headGuard, position: .first)
+            // Last so far: after the TLS handler on a TLS connection, first on a plaintext one.
+            try channel.pipeline.syncOperations.addHandler(headGuard, position: .last)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -31,7 +32,10 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
             let connectionState = try operations.handler(type: HTTPConnectionStateHandler.self)
             let sanitizer = try operations.handler(type: IngressHeaderSanitizer.self)
             try operations.addHandler(
-                FastAggregationHandler(routes: fastAggregations, headGuard: headGuard, sanitizer: sanitizer),
+                FastAggregationHandler(
+                    routes: fastAggregations, headGuard: headGuard, sanitizer: sanitizer,
+                    overTLS: TLSConnectionState.established(on: channel) != nil
+                ),
                 position: .after(connectionState)
             )
             return value
