@@ -22,6 +22,7 @@ only=${BENCH_ONLY:-}
 rounds=${BENCH_ROUNDS:-1}
 modules=${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}
 nginx_port=8180
+nginx_h2_port=8181
 ours_port=8580
 warmup_secs=2
 
@@ -44,6 +45,7 @@ command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 [[ -f $modules/ngx_http_echo_module.so ]] || missing+=(libnginx-mod-http-echo)
 if ((want_nginx)) && [[ ! -f $modules/ngx_http_js_module.so ]]; then missing+=(libnginx-mod-http-js); fi
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
@@ -138,8 +140,10 @@ render() { # template out: fill in the placeholders
 
 render "$here/upstreams.conf" "$tmp/upstreams.conf"
 render "$here/nginx-njs.conf" "$tmp/nginx-njs.conf"
+# The HTTP/2 rows: the same spec with h2c by prior knowledge beside HTTP/1.1 on the same port.
+{ printf 'http2: true\n'; cat "$here/bench.yaml"; } > "$tmp/bench-h2.yaml"
 
-port_free_or_die 9001 9002 9003 "$nginx_port" "$ours_port" "$((ours_port + 1000))"
+port_free_or_die 9001 9002 9003 "$nginx_port" "$nginx_h2_port" "$ours_port" "$((ours_port + 1000))"
 
 # --- stub upstreams on CPU 0 ---------------------------------------------------------------------------------------
 taskset -c 0 nginx -p "$tmp/" -e "$tmp/upstreams.err" -c "$tmp/upstreams.conf" > "$tmp/upstreams.out" 2>&1 &
@@ -153,17 +157,20 @@ done
 
 # --- gateways under test on CPU 1 ----------------------------------------------------------------------------------
 gw_pid=
-start_gw() { # nginx|ours -> sets gw_pid, gw_port, gw_log
+start_gw() { # nginx|ours|ours-protected|ours-h2 -> sets gw_pid, gw_port (HTTP/1.1), gw_h2_port, gw_log
   case $1 in
     nginx)
-      gw_port=$nginx_port; gw_log=$tmp/nginx-njs.err
+      gw_port=$nginx_port; gw_h2_port=$nginx_h2_port; gw_log=$tmp/nginx-njs.err
       taskset -c 1 nginx -p "$tmp/" -e "$gw_log" -c "$tmp/nginx-njs.conf" > "$tmp/nginx-njs.out" 2>&1 &
       ;;
-    ours | ours-protected)
+    ours | ours-protected | ours-h2)
       # ours: no admin listener, so no metrics are recorded; ours-protected: bench-protected.yaml
-      # (two instances per service, breakers, retries, ejection) with the admin listener and metrics on.
+      # (two instances per service, breakers, retries, ejection) with the admin listener and metrics on;
+      # ours-h2: bench.yaml with http2: true.
       local spec=$here/bench.yaml admin=off
       if [[ $1 == ours-protected ]]; then spec=$here/bench-protected.yaml; admin=127.0.0.1:$((ours_port + 1000)); fi
+      if [[ $1 == ours-h2 ]]; then spec=$tmp/bench-h2.yaml; fi
+      gw_h2_port=$ours_port
       gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
       # mobile-bff's Swift /v1/badges takes JWTs, so the spec declares a key; the benchmarked routes are public.
       BFF_JWT_SECRET=bench-secret-not-used-by-any-benchmarked-route BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$spec" --listen "127.0.0.1:$ours_port" \
@@ -195,9 +202,10 @@ ticks_per_second=$(getconf CLK_TCK)
 # requests they answered, the CPU ticks the gateway used for them, and their errors.
 declare -A runs_of requests_of ticks_of errors_of
 
-measure() { # scenario gateway-label path conns round: one warm-up and one measured run of the running gateway
-  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 url code out rps p50 p99 errs ticks_before ticks_after
+measure() { # scenario gateway-label path conns round [tool]: one warm-up and one measured run of the running gateway
+  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 tool=${6:-wrk} url code out rps p50 p99 errs ticks_before ticks_after
   url="http://127.0.0.1:$gw_port$path"
+  if [[ $tool == h2load ]]; then measure_h2 "$@"; return; fi
   code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
   if [[ $code != 200 ]]; then
     { head -c 500 "$tmp/body"; printf '\n'; } >&2 2>/dev/null || true
@@ -225,6 +233,35 @@ measure() { # scenario gateway-label path conns round: one warm-up and one measu
   ticks_of[$label]=$((${ticks_of[$label]:-0} + ticks_after - ticks_before))
 }
 
+measure_h2() { # as measure, over HTTP/2 with prior knowledge: h2load with conns "CxM" (C connections, M streams each)
+  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 url code out rps mean errs ticks_before ticks_after c m
+  url="http://127.0.0.1:$gw_h2_port$path"
+  c=${conns%x*}; m=${conns#*x}
+  code=$(curl -s --http2-prior-knowledge -o "$tmp/body" -w '%{http_code} %{http_version}' --max-time 5 "$url") || code=000
+  if [[ $code != "200 2" ]]; then
+    tail -n 20 "$gw_log" >&2 || true
+    die "$label: GET $url over HTTP/2 answered '$code', not '200 2' (log: $gw_log)"
+  fi
+  note "$scenario / $label / $conns streams / run $round of $rounds: warm-up ${warmup_secs}s, then ${secs}s"
+  timeout $((warmup_secs + 30)) taskset -c 0 h2load -t1 -c"$c" -m"$m" -D"$warmup_secs" "$url" > /dev/null 2>&1 \
+    || die "$label: warm-up h2load against $url failed or hung"
+  ticks_before=$(cpu_ticks "$gw_pid")
+  out=$(timeout $((secs + 30)) taskset -c 0 h2load -t1 -c"$c" -m"$m" -D"$secs" "$url" 2>&1) \
+    || { printf '%s\n' "$out" >&2; die "$label: h2load against $url failed or hung"; }
+  ticks_after=$(cpu_ticks "$gw_pid")
+  printf '### %s / %s / %s streams / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
+  # finished in 8.00s, 12345.67 req/s, ...  /  requests: N total, N started, N done, N succeeded, F failed, E errored, T timeout
+  rps=$(awk '/^finished in/ {sub(/,/, "", $4); printf "%.0f", $4}' <<<"$out")
+  # h2load reports no percentiles: its mean time per request stands in the p50 column, marked.
+  mean=$(awk '/^time for request:/ {print "mean " $6}' <<<"$out")
+  errs=$(awk '/^requests:/ {gsub(/,/, ""); print $10 + $12 + $14}' <<<"$out")
+  [[ -n $rps && -n $mean && -n $errs ]] || { printf '%s\n' "$out" >&2; die "$label: could not parse h2load output"; }
+  runs_of[$label]+="$rps ${mean// /_} -"$'\n'
+  errors_of[$label]=$((${errors_of[$label]:-0} + errs))
+  requests_of[$label]=$((${requests_of[$label]:-0} + $(awk '/^requests:/ {print $6}' <<<"$out")))
+  ticks_of[$label]=$((${ticks_of[$label]:-0} + ticks_after - ticks_before))
+}
+
 row() { # scenario gateway-label conns: the table row of the label's runs
   local scenario=$1 label=$2 conns=$3 rps p50 p99 sorted median cpu_us=- requests=${requests_of[$2]:-0}
   # CPU time the gateway spent per answered request over all its runs (user + kernel), the figure
@@ -237,26 +274,29 @@ row() { # scenario gateway-label conns: the table row of the label's runs
   if ((rounds > 1)); then
     rps="$rps ($(head -n1 <<<"$sorted" | cut -d' ' -f1)-$(tail -n1 <<<"$sorted" | cut -d' ' -f1))"
   fi
-  rows+=("| $scenario | $label | $conns | $rps | $cpu_us | $p50 | $p99 | ${errors_of[$label]} |")
+  rows+=("| $scenario | $label | $conns | $rps | $cpu_us | ${p50//_/ } | $p99 | ${errors_of[$label]} |")
 }
 
-# scenario label | path | connections
+# scenario label | path | connections (HTTP/2: connections x streams each) | load tool
 scenarios=(
-  "proxy|/proxy/users/u1|64"
-  "3-call aggregation|/dashboard|64"
-  "3-call aggregation, 50 ms upstreams|/dashboard-slow|64"
-  "3-call aggregation, 50 ms upstreams|/dashboard-slow|256"
+  "proxy|/proxy/users/u1|64|wrk"
+  "3-call aggregation|/dashboard|64|wrk"
+  "3-call aggregation, 50 ms upstreams|/dashboard-slow|64|wrk"
+  "3-call aggregation, 50 ms upstreams|/dashboard-slow|256|wrk"
+  "3-call aggregation over HTTP/2 (h2c)|/dashboard|8x8|h2load"
 )
 
 # Within a scenario the gateways take turns, one run each per round (each restarted for its run), so
 # a slow spell of the shared machine falls on all of them rather than on whichever ran then.
 for s in "${scenarios[@]}"; do
-  IFS='|' read -r scenario path conns <<<"$s"
+  IFS='|' read -r scenario path conns tool <<<"$s"
   runs_of=() requests_of=() ticks_of=() errors_of=()
   gateways=()
   nginx_label="nginx + njs"; [[ $path == /proxy/* ]] && nginx_label="nginx (proxy_pass)"
   ((want_nginx)) && gateways+=("nginx|$nginx_label")
-  if ((want_ours)); then
+  if ((want_ours)) && [[ $tool == h2load ]]; then
+    gateways+=("ours-h2|mobile-bff")
+  elif ((want_ours)); then
     gateways+=("ours|mobile-bff")
     [[ $conns == 64 && $path != /dashboard-slow ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
   fi
@@ -264,7 +304,7 @@ for s in "${scenarios[@]}"; do
     for g in "${gateways[@]}"; do
       IFS='|' read -r kind label <<<"$g"
       start_gw "$kind"
-      measure "$scenario" "$label" "$path" "$conns" "$round"
+      measure "$scenario" "$label" "$path" "$conns" "$round" "$tool"
       stop_gw
     done
   done
@@ -281,7 +321,7 @@ report=$(
   printf '| scenario | gateway | conns | req/s | CPU us/req | p50 | p99 | errors |\n'
   printf '|---|---|---|---|---|---|---|---|\n'
   printf '%s\n' "${rows[@]}"
-  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1, %s run(s) of %s s per row after a %s s warm-up; %s\n' \
+  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1 (HTTP/2 rows: h2load -t1, whose mean stands in the p50 column), %s run(s) of %s s per row after a %s s warm-up; %s\n' \
     "$(nproc)" "${cpu:-unknown CPU}" "$nginx_ver" "$rounds" "$secs" "$warmup_secs" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 )
 printf '%s\n' "$report" > "$here/results/latest.md"

@@ -21,18 +21,20 @@ struct RoutesCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)
         }
-        print("\(spec.name)-bff, listening on \(spec.listen?.description ?? "(set with --listen)")")
+        print("\(spec.name)-bff, listening on \(spec.listen?.description ?? "(set with --listen)") (\(spec.listenerSummary))")
         for endpoint in spec.endpoints {
+            let certificates = endpoint.auth?.tlsSubjects ?? []
+            let requirement = certificates.isEmpty ? "" : ", client certificate \(certificates.joined(separator: " or "))"
             switch endpoint.kind {
             case .aggregate(let aggregate):
-                print("  \(endpoint.route)  aggregate, deadline \(endpoint.timeout.milliseconds) ms")
+                print("  \(endpoint.route)  aggregate, deadline \(endpoint.timeout.milliseconds) ms\(requirement)")
                 for call in aggregate.calls {
                     let after = call.dependencies.sorted()
                     let flags = [call.required ? "required" : "optional", after.isEmpty ? nil : "after \(after.joined(separator: ", "))"]
                     print("      \(call.name): \(call.service) \(call.path)  (\(flags.compactMap { $0 }.joined(separator: ", ")))")
                 }
             case .proxy(let proxy):
-                print("  \(endpoint.route)  proxy -> \(proxy.service) \(proxy.path)")
+                print("  \(endpoint.route)  proxy -> \(proxy.service) \(proxy.path)\(requirement)")
             }
         }
         for endpoint in ClientCatalogue.endpoints(for: spec.name) {

@@ -69,4 +69,31 @@ import Testing
         let word = SpecFixtures.diagnostics("name: t\nhttp2: yes please\n")
         #expect(word.map(\.location.line) == [2])
     }
+
+    @Test("{tls.subject} and require tls_subjects need client_ca_file; {tls.X} is no other value")
+    func clientSubjects() throws {
+        try Self.withFiles { directory in
+            let file = directory.appendingPathComponent("spec.yaml").path
+            let routes = """
+                services:
+                  users: { url: http://127.0.0.1:9 }
+                endpoints:
+                  - route: GET /a
+                    require: { tls_subjects: ["CN=partner-a,O=Acme"] }
+                    calls:
+                      me: { service: users, path: "/subjects/{tls.subject}" }
+
+                """
+            let withCA = try SpecLoader.load(yaml: "name: t\ntls: { cert_file: cert.pem, key_file: key.pem, client_ca_file: ca.pem }\n" + routes, file: file)
+            #expect(withCA.endpoints.first?.auth?.tlsSubjects == ["CN=partner-a,O=Acme"])
+            #expect(withCA.endpoints.first?.auth?.isPublic == true)
+            let withoutCA = SpecFixtures.diagnostics("name: t\ntls: { cert_file: cert.pem, key_file: key.pem }\n" + routes, file: file)
+            #expect(withoutCA.count == 2, "\(withoutCA)")
+            #expect(withoutCA.allSatisfy { $0.location.line == 6 && $0.message.contains("asks for no client certificate") })
+            let other = SpecFixtures.diagnostics(
+                "name: t\nservices:\n  users: { url: http://127.0.0.1:9 }\nendpoints:\n  - route: GET /a\n    calls:\n      me: { service: users, path: \"/s/{tls.version}\" }\n"
+            )
+            #expect(other.first?.message.contains("{tls.version}") == true, "\(other)")
+        }
+    }
 }

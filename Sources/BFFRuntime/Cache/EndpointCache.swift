@@ -4,7 +4,8 @@ import NIOCore
 
 /// An aggregated endpoint's `cache:`: whole composed bodies, kept for `ttl` in the BFF's store.
 ///
-/// A body depends on the path, on the query values, headers and claims the calls' templates read,
+/// A body depends on the path, on the query values, headers, claims and client certificate
+/// subject the calls' templates read,
 /// and on the caller (whose identity headers reach the services), so those make the key; query
 /// parameters no template reads do not split it. Only bodies whose every call succeeded are kept.
 struct EndpointCache: Sendable {
@@ -14,6 +15,7 @@ struct EndpointCache: Sendable {
     private let queryNames: [String]
     private let headerNames: [String]
     private let claimNames: [String]
+    private let readsTLSSubject: Bool
 
     /// - Parameter variables: every placeholder of the endpoint's call templates.
     init(runtime: CacheRuntime, spec: CacheSpec, variables: [TemplateVariable]) {
@@ -21,17 +23,20 @@ struct EndpointCache: Sendable {
         self.spec = spec
         lifetime = CacheLifetime(ttl: spec.ttl ?? .zero, staleIfError: .zero, staleWhileRevalidate: .zero)
         var query: Set<String> = [], headers: Set<String> = [], claims: Set<String> = []
+        var tlsSubject = false
         for variable in variables {
             switch variable.source {
             case .query(let name): query.insert(name)
             case .header(let name): headers.insert(name.lowercased())
             case .auth(let name): claims.insert(name)
+            case .tlsSubject: tlsSubject = true
             case .path, .call: break
             }
         }
         queryNames = query.sorted()
         headerNames = headers.sorted()
         claimNames = claims.sorted()
+        readsTLSSubject = tlsSubject
     }
 
     /// The key of the body for a request to `path` (already checked by ingress), or nil when the
@@ -47,6 +52,7 @@ struct EndpointCache: Sendable {
         for name in claimNames {
             if let value = inputs.claims[name] { read.append(("auth." + name, value)) }
         }
+        if readsTLSSubject, let subject = inputs.tlsSubject { read.append(("tls.subject", subject)) }
         return CacheKey.endpoint(path: normalized, query: query, inputs: read, scope: scope)
     }
 

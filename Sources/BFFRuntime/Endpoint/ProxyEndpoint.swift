@@ -57,7 +57,7 @@ struct ProxyEndpoint: EndpointHandler {
             let prior = headers.first(name: "x-forwarded-for")
             headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(peer)" } ?? peer)
         }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: "http")
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: context.tls != nil ? "https" : "http")
         headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
         let head = HTTPRequestHead(
             version: .http1_1,

@@ -1,7 +1,8 @@
 import Hummingbird
 
 extension RequestInputs {
-    /// What templates may read from `request`: its route captures, query, headers and request id.
+    /// What templates may read from `request`: its route captures, query, headers, request id, the
+    /// caller's claims and the connection's client certificate subject.
     init(request: Request, context: BFFRequestContext, captures: [String: String]) {
         self.init(
             captures: captures,
@@ -10,6 +11,7 @@ extension RequestInputs {
             requestID: context.requestID,
             claims: context.principal?.claims ?? [:]
         )
+        tlsSubject = context.tls?.clientSubject
         identityHeaders = context.identityHeaders
         principal = context.principal
     }

@@ -34,7 +34,7 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
             try operations.addHandler(
                 FastAggregationHandler(
                     routes: fastAggregations, headGuard: headGuard, sanitizer: sanitizer,
-                    overTLS: TLSConnectionState.established(on: channel) != nil
+                    tls: TLSConnectionState.established(on: channel)
                 ),
                 position: .after(connectionState)
             )

@@ -87,6 +87,7 @@ struct CompiledTemplate: Sendable {
         case .query(let name): found = inputs.query[name]
         case .header(let name): found = HTTPField.Name(name).flatMap { inputs.headers[$0] }
         case .auth(let name): found = inputs.claims[name]
+        case .tlsSubject: found = inputs.tlsSubject
         case .call: return ""
         }
         guard let value = found ?? variable.defaultValue else {

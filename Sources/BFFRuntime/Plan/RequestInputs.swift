@@ -12,6 +12,8 @@ public struct RequestInputs: Sendable {
     public var requestID: String
     /// Claims of the authenticated caller (`{auth.sub}`); empty on public routes.
     public var claims: [String: String]
+    /// The verified client certificate's subject (`{tls.subject}`); nil without one.
+    public var tlsSubject: String?
     /// Headers every upstream call carries for the caller (`forward_claims`), e.g. `X-User-Id`.
     public var identityHeaders: [(String, String)] = []
     /// The authenticated caller, whose answers the cache keeps apart from everyone else's.

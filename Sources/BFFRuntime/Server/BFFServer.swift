@@ -215,6 +215,7 @@ public final class BFFServer: Service, Sendable {
         let http2 = tls != nil ? spec.http2.overTLS : spec.http2.priorKnowledge
         let drainTimeout = options.drainTimeout
         let http2Spec = spec.http2
+        let summary = spec.listenerSummary
         let app = Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
@@ -240,8 +241,7 @@ public final class BFFServer: Service, Sendable {
             configuration: .init(address: .hostname(options.listen.host, port: options.listen.port), serverName: nil, reuseAddress: true),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                let scheme = tls != nil ? "https" : "http"
-                logger.notice("\(name)-bff listening on \(scheme)://\(HostPort(host: host, port: port))\(http2 ? " (HTTP/2 and HTTP/1.1)" : "")")
+                logger.notice("\(name)-bff listening on \(HostPort(host: host, port: port)) (\(summary))")
                 await onListening?(port)
             },
             eventLoopGroupProvider: .shared(group),

@@ -10,7 +10,8 @@ import Prometheus
 /// those answers carry; built once per server.
 ///
 /// A route qualifies when nothing about it needs to wait on anything but its calls: a spec
-/// aggregation with no endpoint `cache:`, public (no auth, no rate limits), on a BFF that forwards
+/// aggregation with no endpoint `cache:`, public (no auth, no client certificate subjects required,
+/// no rate limits), on a BFF that forwards
 /// no claims. A request qualifies when it is a body-less GET with no `Origin` while CORS is on and
 /// no `X-Forwarded-Proto` (which may ask for HSTS). Everything else goes through Hummingbird and
 /// the middleware, with the same results.
@@ -88,7 +89,8 @@ struct FastAggregations: Sendable {
 
     private static func endpoint(of route: Router.Route) -> AggregateEndpoint? {
         guard let endpoint = route.handler as? AggregateEndpoint, endpoint.cache == nil,
-            route.admission.auth?.isPublic ?? true, route.admission.limits.isEmpty, route.admission.edge.claimHeaders.isEmpty
+            route.admission.auth?.isPublic ?? true, route.admission.auth?.tlsSubjects.isEmpty ?? true,
+            route.admission.limits.isEmpty, route.admission.edge.claimHeaders.isEmpty
         else { return nil }
         return endpoint
     }
@@ -115,6 +117,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let headGuard: RequestHeadGuard
     /// Where each answer's `end` stops.
     private let sanitizer: IngressHeaderSanitizer
+    /// What the connection's TLS handshake established; nil on a plaintext connection.
+    private let tls: TLSConnectionInfo?
     /// `Strict-Transport-Security` on every answer, when the connection is TLS and the spec sends it.
     private let hsts: String?
     /// Requests passed on whose answer's end has not been written yet.
@@ -150,11 +154,12 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    init(routes: FastAggregations, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer, overTLS: Bool) {
+    init(routes: FastAggregations, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer, tls: TLSConnectionInfo?) {
         self.routes = routes
         self.headGuard = headGuard
         self.sanitizer = sanitizer
-        hsts = overTLS ? routes.hsts : nil
+        self.tls = tls
+        hsts = tls != nil ? routes.hsts : nil
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -225,12 +230,13 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         exchange.running = true
         let requestID = RequestIDMiddleware.requestID(sent: exchange.request.headerFields[.requestID])
         let plan = exchange.endpoint.plan
-        let inputs = RequestInputs(
+        var inputs = RequestInputs(
             captures: exchange.captures,
             query: RequestInputs.parseQuery(exchange.query),
             headers: exchange.request.headerFields,
             requestID: requestID
         )
+        inputs.tlsSubject = tls?.clientSubject
         routes.metrics?.inFlight.increment()
         do {
             try plan.requireValidInputs(inputs)

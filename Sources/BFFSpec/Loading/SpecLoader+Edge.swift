@@ -50,7 +50,7 @@ extension SpecLoader {
     static let corsKeys = ["origins", "credentials", "max_age", "allow_headers", "expose_headers"]
     static let limitsKeys = ["request_line", "headers", "header_fields", "body", "proxy_body", "header_timeout", "idle_timeout", "max_connections"]
     static let securityHeadersKeys = ["hsts_max_age", "html_csp"]
-    static let requireKeys = ["roles", "scopes"]
+    static let requireKeys = ["roles", "scopes", "tls_subjects"]
 
     /// Reads one edge section into `sections`; `key` is one of ``EdgeSections/keys``.
     static func readEdgeSection(_ key: String, _ node: Node, into sections: inout EdgeSections, reader: YAMLReader) {
@@ -420,13 +420,17 @@ extension SpecLoader {
         return methods
     }
 
-    static func readRequire(_ node: Node, reader: YAMLReader) -> (roles: [String], scopes: [String]) {
-        var roles: [String] = [], scopes: [String] = []
+    static func readRequire(_ node: Node, reader: YAMLReader) -> (roles: [String], scopes: [String], tlsSubjects: [String]) {
+        var roles: [String] = [], scopes: [String] = [], tlsSubjects: [String] = []
         for (key, _, value) in reader.mapping(node, what: "require", allowed: requireKeys) ?? [] {
             let items = (value.sequence.map(Array.init) ?? [value]).compactMap { reader.string($0, what: key) }
-            if key == "roles" { roles = items } else { scopes = items }
+            switch key {
+            case "roles": roles = items
+            case "scopes": scopes = items
+            default: tlsSubjects = items
+            }
         }
-        return (roles, scopes)
+        return (roles, scopes, tlsSubjects)
     }
 
     static func resolve(_ path: String, reader: YAMLReader) -> String {

@@ -249,7 +249,7 @@ public enum SpecLoader {
         var callsNode: Node?, responseNode: Node?, proxyNode: Node?
         var meta = true
         var authMethods: [EndpointAuthSpec.Method]?
-        var required: (roles: [String], scopes: [String])?
+        var required: (roles: [String], scopes: [String], tlsSubjects: [String])?
         var requireNode: Node?
         var rateLimits: [RateLimitSpec] = []
         var cache: CacheSpec?
@@ -278,11 +278,14 @@ public enum SpecLoader {
         }
         var auth = authMethods.map { EndpointAuthSpec(methods: $0) }
         if let required, let requireNode {
-            if auth == nil || auth?.isPublic == true {
-                reader.report(requireNode, "'require' on a route without credentials", hint: "add 'auth: jwt' (or api_key), or drop 'require'")
+            if (auth == nil || auth?.isPublic == true) && !(required.roles.isEmpty && required.scopes.isEmpty) {
+                reader.report(requireNode, "'require' on a route without credentials names roles or scopes", hint: "add 'auth: jwt' (or api_key), or drop them")
             }
+            // A client certificate is a credential of its own, so a route may require one with or without `auth:`.
+            if auth == nil && !required.tlsSubjects.isEmpty { auth = EndpointAuthSpec(methods: [.none]) }
             auth?.roles = required.roles
             auth?.scopes = required.scopes
+            auth?.tlsSubjects = required.tlsSubjects
         }
         guard let route else {
             if !fields.contains(where: { $0.key == "route" }) {

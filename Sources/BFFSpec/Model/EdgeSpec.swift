@@ -228,6 +228,9 @@ public struct EndpointAuthSpec: Sendable {
     public var roles: [String]
     /// Scopes the caller must hold, all of them.
     public var scopes: [String]
+    /// Client certificate subjects (RFC 4514, `CN=partner-a,O=Acme`) of which the connection's
+    /// verified one must be; empty asks for none. Needs `tls.client_ca_file`.
+    public var tlsSubjects: [String] = []
 
     public init(methods: [Method], roles: [String] = [], scopes: [String] = []) {
         self.methods = methods

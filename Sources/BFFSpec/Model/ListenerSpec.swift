@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the public listener speaks to clients: TLS, and HTTP/2 beside HTTP/1.1.
 ///
 /// ```yaml
@@ -58,4 +60,16 @@ public struct HTTP2Spec: Sendable {
     /// Whether a plaintext listener also takes HTTP/2 with prior knowledge (h2c), told apart from
     /// HTTP/1.1 by the client's connection preface.
     public var priorKnowledge: Bool { enabled ?? false }
+}
+
+extension ClientSpec {
+    /// How the public listener speaks, for `bff routes` and start-up logs:
+    /// `https, TLS 1.2+, client certificates from ca.pem; HTTP/2 (ALPN) and HTTP/1.1`.
+    public var listenerSummary: String {
+        guard let tls else {
+            return http2.priorKnowledge ? "http; HTTP/2 with prior knowledge (h2c) and HTTP/1.1" : "http; HTTP/1.1"
+        }
+        let clients = tls.clientCAFile.map { ", client certificates from \(($0 as NSString).lastPathComponent)" } ?? ""
+        return "https, TLS \(tls.minVersion.rawValue)+\(clients); " + (http2.overTLS ? "HTTP/2 (ALPN) and HTTP/1.1" : "HTTP/1.1")
+    }
 }

@@ -94,7 +94,7 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         guard !components.isEmpty, components.allSatisfy({ TemplateVariable.isIdentifier($0) }) else {
             throw TemplateSyntaxError(
                 message: "bad placeholder '{\(inner)}' in '\(text)'",
-                hint: "use {path.X}, {query.X}, {header.X}, {auth.X} or {<call>.<field>}, with an optional :default"
+                hint: "use {path.X}, {query.X}, {header.X}, {auth.X}, {tls.subject} or {<call>.<field>}, with an optional :default"
             )
         }
         let head = String(components[0])
@@ -111,6 +111,11 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
             case "header": source = .header(rest[0].lowercased())
             default: source = .auth(rest[0])
             }
+        case "tls":
+            guard rest == ["subject"] else {
+                throw TemplateSyntaxError(message: "'{\(inner)}' is no TLS value", hint: "the client certificate's subject is {tls.subject}")
+            }
+            source = .tlsSubject
         default:
             source = rest.isEmpty ? .path(head) : .call(head, path: rest)
         }

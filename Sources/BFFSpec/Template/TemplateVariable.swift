@@ -10,6 +10,8 @@ public struct TemplateVariable: Sendable, Hashable, CustomStringConvertible {
         case header(String)
         /// A claim of the authenticated caller: `{auth.sub}`, `{auth.tenant}`.
         case auth(String)
+        /// The subject of the client certificate the TLS handshake verified: `{tls.subject}`.
+        case tlsSubject
         /// A value in another call's JSON result: `{user.tier}`, `{user.address.city}`.
         case call(String, path: [String])
     }
@@ -33,7 +35,7 @@ public struct TemplateVariable: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
 
     /// Names reserved for request inputs; a call may not use one as its name.
-    public static let reservedPrefixes: Set<String> = ["path", "query", "header", "auth"]
+    public static let reservedPrefixes: Set<String> = ["path", "query", "header", "auth", "tls"]
 
     /// The call this variable reads from, if any: a dependency edge in the plan.
     public var callDependency: String? {

@@ -28,6 +28,7 @@ public enum SpecValidator {
             }
         }
         diagnostics += validateAuth(spec)
+        diagnostics += validateClientCertificates(spec)
         diagnostics += spec.endpoints.flatMap(validateCache)
         return diagnostics
     }

@@ -1,6 +1,7 @@
 import BFFRuntime
 import BFFSpec
 import Foundation
+import NIOHTTP1
 import Testing
 
 /// TLS termination on the public listener, tried with real clients (curl, Python's ssl, h2load)
@@ -39,6 +40,7 @@ import Testing
         try await withStubs { stubs in
             stubs[0].on("/users/7", body: #"{"id":"7","name":"Ada"}"#)
             stubs[0].on("/orders/7", body: #"[{"id":"o1"}]"#)
+            stubs[0].on("/items/7", body: #"{"id":"i7"}"#)
             try await withGateway(tlsSpec(pki: pki, upstream: stubs[0].url, tls: tls), fastAggregations: fastAggregations) { gateway in
                 try await body(gateway, pki, stubs[0])
             }
@@ -70,6 +72,15 @@ import Testing
                     #expect(profile["_meta"]?["degraded"] == false)
                 }
             }
+        }
+    }
+
+    @Test("a proxied request over TLS reaches the service with X-Forwarded-Proto: https")
+    func forwardedProto() async throws {
+        try await Self.withTLSGateway { gateway, pki, stub in
+            let answer = try await ListenerClients.curl(["--cacert", pki.caFile, "-H", "X-Forwarded-Proto: http"], "https://127.0.0.1:\(gateway.port)/api/items/7")
+            #expect(answer.status == 200)
+            #expect(stub.requests(to: "/items/7").map { $0.headers.first(name: "x-forwarded-proto") } == ["https"])
         }
     }
 
@@ -116,6 +127,48 @@ import Testing
             #expect(anonymous["status"] == nil, "a client without a certificate got an answer: \(anonymous)")
             let stranger = try await ListenerClients.probe("get", base + ["--cert", untrusted.certFile, "--key", untrusted.keyFile])
             #expect(stranger["status"] == nil, "a certificate of another CA got an answer: \(stranger)")
+        }
+    }
+
+    @Test("the verified client subject is {tls.subject} to templates and tls_subjects to require, on both answer paths")
+    func clientSubjectInTemplatesAndRequire() async throws {
+        let partners = try TestPKI.make(name: "partners-ca")
+        defer { partners.remove() }
+        let acme = try partners.issueClientCertificate(commonName: "partner-a", organization: "Acme")
+        let globex = try partners.issueClientCertificate(commonName: "partner-b", organization: "Globex")
+        let pki = try TestPKI.make()
+        defer { pki.remove() }
+        for fast in [true, false] {
+            try await withStubs { stubs in
+                stubs[0].on("/users/7", body: #"{"id":"7"}"#)
+                stubs[0].on("/subjects/*", body: #"{"known":true}"#)
+                let yaml = """
+                    name: mtls
+                    tls: { cert_file: \(pki.serverCertFile), key_file: \(pki.serverKeyFile), client_ca_file: \(partners.caFile) }
+                    services:
+                      users: { url: "\(stubs[0].url)", timeout: 10s, connect_timeout: 5s }
+                    endpoints:
+                      - route: GET /acme/{id}
+                        require: { tls_subjects: ["CN=partner-a,O=Acme"] }
+                        calls:
+                          user: { service: users, path: "/users/{path.id}", headers: { X-Client: "{tls.subject}" } }
+                      - route: GET /whoami
+                        calls:
+                          me: { service: users, path: "/subjects/{tls.subject}" }
+                    """
+                try await withGateway(yaml, fastAggregations: fast) { gateway in
+                    func get(_ path: String, as client: (certFile: String, keyFile: String)) async throws -> JSONValue {
+                        try await ListenerClients.probe("get", ["--port", "\(gateway.port)", "--ca", pki.caFile, "--cert", client.certFile, "--key", client.keyFile, "--path", path])
+                    }
+                    #expect(try await get("/acme/7", as: acme)["status"] == 200)
+                    #expect(stubs[0].requests(to: "/users/7").last?.headers.first(name: "X-Client") == "CN=partner-a,O=Acme")
+                    let refused = try await get("/acme/7", as: globex)
+                    #expect(refused["status"] == 403, "fast path \(fast): \(refused)")
+                    #expect(stubs[0].requests(to: "/users/7").count == 1, "a refused subject reached the service")
+                    #expect(try await get("/whoami", as: globex)["status"] == 200)
+                    #expect(stubs[0].requests.last?.uri == "/subjects/CN%3Dpartner-b%2CO%3DGlobex", "fast path \(fast)")
+                }
+            }
         }
     }
 
@@ -181,6 +234,43 @@ import Testing
                 return text.contains("bad.yaml:2") && text.contains(message)
             }
         }
+    }
+
+    @Test("bff routes describes the listener and client certificate requirements; bff validate checks the certificate")
+    func toolKnowsTLS() async throws {
+        let pki = try TestPKI.make()
+        let partners = try TestPKI.make(name: "partners-ca")
+        let other = try TestPKI.make(name: "other-ca")
+        defer {
+            pki.remove()
+            partners.remove()
+            other.remove()
+        }
+        func write(key: String) throws -> String {
+            let file = pki.folder.appendingPathComponent("spec-\(UUID().uuidString).yaml").path
+            try """
+            name: edge
+            tls: { cert_file: \(pki.serverCertFile), key_file: \(key), min_version: "1.3", client_ca_file: \(partners.caFile) }
+            services:
+              products: { url: "http://127.0.0.1:9" }
+            endpoints:
+              - route: GET /v1/items
+                require: { tls_subjects: ["CN=partner-a,O=Acme"] }
+                calls:
+                  items: { service: products, path: /items }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            return file
+        }
+        let good = try write(key: pki.serverKeyFile)
+        let routes = try await ExecutableTests.run(ExecutableTests.binary("bff"), ["routes", good])
+        #expect(routes.status == 0, "\(routes.errors)")
+        #expect(routes.output.contains("https, TLS 1.3+, client certificates from partners-ca.pem; HTTP/2 (ALPN) and HTTP/1.1"), "\(routes.output)")
+        #expect(routes.output.contains("GET /v1/items  aggregate, deadline 2000 ms, client certificate CN=partner-a,O=Acme"), "\(routes.output)")
+        let bad = try write(key: other.serverKeyFile)
+        let validate = try await ExecutableTests.run(ExecutableTests.binary("bff"), ["validate", good, bad])
+        #expect(validate.status == 1)
+        #expect(validate.output.contains("\(good): ok"))
+        #expect(validate.errors.contains("\(bad):2") && validate.errors.contains("is not the key of the certificate"), "\(validate.errors)")
     }
 
     @Test("SIGHUP reloads the certificate of a running BFF without stopping it")

@@ -5,7 +5,8 @@ import Hummingbird
 import Logging
 
 /// Who the caller is and what limits say, decided once per request after routing and before the
-/// endpoint runs: 401 without valid credentials, 403 without the route's roles or scopes, 429
+/// endpoint runs: 401 without valid credentials, 403 without the route's roles or scopes or an
+/// accepted client certificate, 429
 /// over a limit or quota. Built per route at start-up from the spec.
 struct RouteAdmission: Sendable {
     /// Accepted methods, roles and scopes; nil on a BFF that declares no auth.
@@ -23,6 +24,15 @@ struct RouteAdmission: Sendable {
     func admit(_ request: Request, context: BFFRequestContext) async throws(Problem) -> Admission {
         if let bodyLimit, let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
             throw Problem(.contentTooLarge, "the request body is larger than this route accepts (\(bodyLimit) bytes)", headers: [.connection: "close"])
+        }
+        if let auth, !auth.tlsSubjects.isEmpty {
+            guard let subject = context.tls?.clientSubject, auth.tlsSubjects.contains(subject) else {
+                context.logger.info(
+                    "client certificate not accepted on this route",
+                    metadata: ["request_id": "\(context.requestID)", "subject": "\(context.tls?.clientSubject ?? "(none)")"]
+                )
+                throw Problem(.forbidden, "this route needs a client certificate it accepts")
+            }
         }
         let principal = try await authenticate(request, context: context)
         if let principal, let auth { try authorize(principal, auth) }
