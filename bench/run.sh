@@ -7,6 +7,7 @@
 #   BENCH_ONLY=nginx  measure nginx only (no build);  BENCH_ONLY=ours  measure our gateway only
 #   BENCH_ROUNDS=N    rounds per scenario (default 1); with N > 1 a row shows the median run and
 #                     the min-max range of req/s, for figures that move between runs
+#   BENCH_MATCH=regex run only the scenarios whose label matches (grep -E), e.g. BENCH_MATCH='HTTP/2'
 #
 # Layout on a 2-core machine: stub upstreams (nginx, upstreams.conf) and wrk on CPU 0; the gateway under test runs
 # alone on CPU 1, one at a time. In each round of a scenario every gateway takes its turn, started afresh: one curl
@@ -290,6 +291,7 @@ scenarios=(
 # a slow spell of the shared machine falls on all of them rather than on whichever ran then.
 for s in "${scenarios[@]}"; do
   IFS='|' read -r scenario path conns tool <<<"$s"
+  if [[ -n ${BENCH_MATCH:-} ]] && ! grep -qE -- "$BENCH_MATCH" <<<"$scenario"; then continue; fi
   runs_of=() requests_of=() ticks_of=() errors_of=()
   gateways=()
   nginx_label="nginx + njs"; [[ $path == /proxy/* ]] && nginx_label="nginx (proxy_pass)"

@@ -34,7 +34,8 @@ struct RoutesCommand: AsyncParsableCommand {
                     print("      \(call.name): \(call.service) \(call.path)  (\(flags.compactMap { $0 }.joined(separator: ", ")))")
                 }
             case .proxy(let proxy):
-                print("  \(endpoint.route)  proxy -> \(proxy.service) \(proxy.path)\(requirement)")
+                let kind = proxy.websocket.map { " (WebSocket, idle \($0.idleTimeout.milliseconds / 1000) s, messages up to \($0.maxMessageBytes) bytes)" } ?? ""
+                print("  \(endpoint.route)  proxy -> \(proxy.service) \(proxy.path)\(kind)\(requirement)")
             }
         }
         for endpoint in ClientCatalogue.endpoints(for: spec.name) {

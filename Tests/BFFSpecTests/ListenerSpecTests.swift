@@ -96,4 +96,24 @@ import Testing
             #expect(other.first?.message.contains("{tls.version}") == true, "\(other)")
         }
     }
+
+    @Test("websocket on a proxy is a switch or its limits, on GET routes only")
+    func websocketProxies() throws {
+        let header = "name: t\nservices:\n  live: { url: http://127.0.0.1:9 }\nendpoints:\n"
+        let on = try SpecLoader.load(yaml: header + "  - route: GET /ws\n    proxy: { service: live, path: /ws, websocket: true }\n", file: "t.yaml")
+        guard case .proxy(let proxy) = on.endpoints[0].kind else { throw SpecTestFailure("not a proxy") }
+        #expect(proxy.websocket?.maxMessageBytes == 4 * 1024 * 1024)
+        let limits = try SpecLoader.load(yaml: header + "  - route: GET /ws\n    proxy: { service: live, path: /ws, websocket: { idle_timeout: 30s, max_message: 64KiB } }\n", file: "t.yaml")
+        guard case .proxy(let limited) = limits.endpoints[0].kind else { throw SpecTestFailure("not a proxy") }
+        #expect(limited.websocket?.idleTimeout == .seconds(30) && limited.websocket?.maxMessageBytes == 64 * 1024)
+        let post = SpecFixtures.diagnostics(header + "  - route: POST /ws\n    proxy: { service: live, path: /ws, websocket: true }\n")
+        #expect(post.map(\.location.line) == [5] && post.first?.message.contains("not a GET route") == true, "\(post)")
+        let typo = SpecFixtures.diagnostics(header + "  - route: GET /ws\n    proxy: { service: live, path: /ws, websocket: { idle: 1s } }\n")
+        #expect(typo.count == 1 && typo.first?.message.contains("idle") == true, "\(typo)")
+    }
+}
+
+struct SpecTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Real clients for the gateway's listener tests: TLS versions and client certificates, new
-connections across a certificate rotation, an HTTP/2 rapid-reset attacker, and an HTTP/2 request
-in flight while the gateway drains. Each command prints one JSON object on standard output.
+connections across a certificate rotation, an HTTP/2 rapid-reset attacker, an HTTP/2 request
+in flight while the gateway drains, and a WebSocket echo service with its client. Each command prints one JSON object on standard output.
 
-Needs the `h2` package for the HTTP/2 commands (`python3 -m pip install h2`)."""
+Needs the `h2` package for the HTTP/2 commands and `websockets` for the WebSocket ones
+(`python3 -m pip install h2 websockets`)."""
 import argparse
 import hashlib
 import json
@@ -211,9 +212,84 @@ def settings(args):
     print(json.dumps({"error": "no SETTINGS from the server"}))
 
 
+def ws_echo_server(args):
+    """A WebSocket service: echoes every message; on /headers it first sends the handshake's
+    request headers as a JSON text message. Runs until killed."""
+    import asyncio
+    from websockets.asyncio.server import serve
+
+    async def handler(socket):
+        if socket.request.path.startswith("/headers"):
+            await socket.send(json.dumps({name.lower(): value for name, value in socket.request.headers.raw_items()}))
+        async for message in socket:
+            await socket.send(message)
+
+    async def run():
+        async with serve(handler, "127.0.0.1", args.port, max_size=64 * 1024 * 1024):
+            await asyncio.Future()
+
+    asyncio.run(run())
+
+
+def ws_connect(args):
+    from websockets.asyncio.client import connect
+
+    scheme = "wss" if args.ca else "ws"
+    context = None
+    if args.ca:
+        context = ssl.create_default_context(cafile=args.ca)
+    headers = [tuple(header.split(": ", 1)) for header in args.header]
+    return connect(
+        f"{scheme}://127.0.0.1:{args.port}{args.path}", additional_headers=headers, origin=args.origin, ssl=context,
+        max_size=64 * 1024 * 1024, open_timeout=args.timeout, close_timeout=args.timeout,
+    )
+
+
+def ws(args):
+    """Through the gateway: a text message, a binary message of `size` bytes and a ping, each
+    answered; or the handshake's refusal status; or, with --hold, how the gateway closes a socket
+    left open (close code, reason, seconds)."""
+    import asyncio
+    import os
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    async def run():
+        try:
+            async with ws_connect(args) as socket:
+                result = {"status": 101}
+                if args.path.startswith("/ws/headers"):
+                    result["headers"] = json.loads(await socket.recv())
+                if args.hold:
+                    start = time.monotonic()
+                    try:
+                        await asyncio.wait_for(socket.recv(), args.timeout)
+                    except (ConnectionClosed, asyncio.TimeoutError):
+                        pass
+                    result.update(close_code=socket.close_code, close_reason=socket.close_reason, seconds=round(time.monotonic() - start, 2))
+                    return result
+                await socket.send("hello")
+                result["text"] = await socket.recv() == "hello"
+                payload = os.urandom(args.size)
+                try:
+                    await socket.send(payload)
+                    result["binary"] = await socket.recv() == payload
+                except ConnectionClosed:
+                    result["binary"] = False
+                    result.update(close_code=socket.close_code, close_reason=socket.close_reason)
+                    return result
+                pong = await socket.ping()
+                await asyncio.wait_for(pong, args.timeout)
+                result["pong"] = True
+                return result
+        except InvalidStatus as refusal:
+            return {"status": refusal.response.status_code}
+
+    print(json.dumps(asyncio.run(run())))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["get", "rotation", "rapid-reset", "drain", "settings"])
+    parser.add_argument("command", choices=["get", "rotation", "rapid-reset", "drain", "settings", "ws-echo-server", "ws"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/")
     parser.add_argument("--ca", help="trust this CA and speak TLS; plaintext without it")
@@ -225,8 +301,15 @@ def main():
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--fingerprints", type=int, default=1, help="rotation: go on until this many certificates were seen")
     parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--header", action="append", default=[], help="ws: a request header, 'Name: value'")
+    parser.add_argument("--origin", help="ws: the Origin to send")
+    parser.add_argument("--size", type=int, default=1024 * 1024, help="ws: bytes of the binary message")
+    parser.add_argument("--hold", action="store_true", help="ws: send nothing and report how the socket is closed")
     args = parser.parse_args()
-    commands = {"get": get, "rotation": rotation, "rapid-reset": rapid_reset, "drain": drain, "settings": settings}
+    commands = {
+        "get": get, "rotation": rotation, "rapid-reset": rapid_reset, "drain": drain, "settings": settings,
+        "ws-echo-server": ws_echo_server, "ws": ws,
+    }
     commands[args.command](args)
 
 

@@ -42,23 +42,15 @@ struct ProxyEndpoint: EndpointHandler {
             uri += uri.contains("?") ? "&" : "?"
             uri += query
         }
-        var headers = HTTPHeaders(request.headers)
-        let hasBody = headers.first(name: "content-length").map { $0 != "0" } ?? headers.contains(name: "transfer-encoding")
-        let contentLength = headers.first(name: "content-length")
-        HopByHop.strip(&headers)
+        let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
+        var headers = Self.forwardedHeaders(of: request, context: context)
         if hasBody {
-            if let contentLength {
+            if let contentLength = request.headers[.contentLength] {
                 headers.add(name: "content-length", value: contentLength)
             } else {
                 headers.add(name: "transfer-encoding", value: "chunked")
             }
         }
-        if let peer = context.remoteAddress?.ipAddress {
-            let prior = headers.first(name: "x-forwarded-for")
-            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(peer)" } ?? peer)
-        }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: context.tls != nil ? "https" : "http")
-        headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
         let head = HTTPRequestHead(
             version: .http1_1,
             method: HTTPMethod(rawValue: request.method.rawValue),
@@ -93,6 +85,20 @@ struct ProxyEndpoint: EndpointHandler {
                 await upload?.finishUpload()
             }
         )
+    }
+
+    /// The client's headers as a service gets them: without hop-by-hop headers (and any header
+    /// `Connection` names), with `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID` set.
+    static func forwardedHeaders(of request: Request, context: BFFRequestContext) -> HTTPHeaders {
+        var headers = HTTPHeaders(request.headers)
+        HopByHop.strip(&headers)
+        if let peer = context.remoteAddress?.ipAddress {
+            let prior = headers.first(name: "x-forwarded-for")
+            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(peer)" } ?? peer)
+        }
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: context.tls != nil ? "https" : "http")
+        headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
+        return headers
     }
 
     /// Sends the request to an instance, retrying on another only where that cannot send it twice.

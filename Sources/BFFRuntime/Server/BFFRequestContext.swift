@@ -8,6 +8,8 @@ public struct BFFRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let eventLoop: any EventLoop
     public let remoteAddress: SocketAddress?
+    /// The client's connection (an HTTP/2 stream's own channel), for the WebSocket switch.
+    let channel: any Channel
     /// What the connection's TLS handshake established; nil on a plaintext connection.
     public let tls: TLSConnectionInfo?
     /// The request id: the client's `X-Request-ID` when well-formed, else generated.
@@ -23,6 +25,7 @@ public struct BFFRequestContext: RequestContext {
         coreContext = .init(source: source)
         eventLoop = source.channel.eventLoop
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
         tls = TLSConnectionState.established(on: source.channel)
     }
 }

@@ -134,6 +134,20 @@ public final class BFFServer: Service, Sendable {
                 )
             case .proxy(let proxy):
                 let service = services[proxy.service]!
+                if let websocket = proxy.websocket {
+                    return Router.Route(
+                        pattern: endpoint.route,
+                        handler: WebSocketProxyEndpoint(
+                            route: endpoint.route,
+                            service: service,
+                            target: CompiledTemplate(proxy.path),
+                            headTimeout: proxy.timeout ?? service.timeout,
+                            spec: websocket,
+                            allowedOrigins: spec.edge.cors?.origins
+                        ),
+                        admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: 0)
+                    )
+                }
                 return Router.Route(
                     pattern: endpoint.route,
                     handler: ProxyEndpoint(

@@ -14,7 +14,8 @@ public enum SpecLoader {
     static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit", "cache"]
     static let callKeys = ["service", "path", "timeout", "required", "fallback", "headers", "hedge", "cache"]
     static let responseKeys = ["from", "fields", "limit"]
-    static let proxyKeys = ["service", "path", "timeout"]
+    static let proxyKeys = ["service", "path", "timeout", "websocket"]
+    static let websocketKeys = ["idle_timeout", "max_message"]
 
     /// Loads and validates the spec at `path`.
     /// - Throws: ``SpecLoadError`` listing every problem, each with file:line and what to do.
@@ -385,12 +386,13 @@ public enum SpecLoader {
 
     private static func readProxy(_ node: Node, reader: YAMLReader) -> ProxySpec? {
         guard let fields = reader.mapping(node, what: "proxy", allowed: proxyKeys) else { return nil }
-        var service: String?, path: Template?, timeout: Duration?
+        var service: String?, path: Template?, timeout: Duration?, websocket: WebSocketSpec?
         for (key, _, value) in fields {
             switch key {
             case "service": service = reader.string(value, what: "service")
             case "path": path = template(value, kind: .urlPath, reader: reader)
             case "timeout": timeout = reader.duration(value, what: "timeout")
+            case "websocket": websocket = readWebSocket(value, reader: reader)
             default: break
             }
         }
@@ -404,7 +406,23 @@ public enum SpecLoader {
             }
             return nil
         }
-        return ProxySpec(service: service, path: path, timeout: timeout)
+        var proxy = ProxySpec(service: service, path: path, timeout: timeout)
+        proxy.websocket = websocket
+        return proxy
+    }
+
+    private static func readWebSocket(_ node: Node, reader: YAMLReader) -> WebSocketSpec? {
+        if node.scalar != nil { return reader.bool(node, what: "websocket") == true ? WebSocketSpec() : nil }
+        guard let fields = reader.mapping(node, what: "websocket", allowed: websocketKeys) else { return nil }
+        var websocket = WebSocketSpec()
+        for (key, _, value) in fields {
+            switch key {
+            case "idle_timeout": websocket.idleTimeout = reader.duration(value, what: "websocket.idle_timeout") ?? websocket.idleTimeout
+            case "max_message": websocket.maxMessageBytes = reader.byteSize(value, what: "websocket.max_message") ?? websocket.maxMessageBytes
+            default: break
+            }
+        }
+        return websocket
     }
 
     private static func template(_ node: Node, kind: Template.Kind, reader: YAMLReader) -> Template? {

@@ -313,10 +313,22 @@ public struct ProxySpec: Sendable {
     public var path: Template
     /// Time allowed for the upstream to start answering; nil means the service's timeout.
     public var timeout: Duration?
+    /// Set, the route proxies WebSocket connections (`websocket: true`) and nothing else.
+    public var websocket: WebSocketSpec?
 
     public init(service: String, path: Template, timeout: Duration? = nil) {
         self.service = service
         self.path = path
         self.timeout = timeout
     }
+}
+
+/// A proxied WebSocket's limits: `websocket: true`, or `websocket: { idle_timeout: 5m, max_message: 4MiB }`.
+public struct WebSocketSpec: Sendable {
+    /// A socket with no frame either way for this long is closed (1001) on both sides.
+    public var idleTimeout: Duration = .seconds(300)
+    /// Largest message, all its frames together; a larger one closes the socket with 1009.
+    public var maxMessageBytes: Int = 4 * 1024 * 1024
+
+    public init() {}
 }

@@ -20,6 +20,11 @@ public enum SpecValidator {
             case .proxy(let proxy):
                 diagnostics += validateService(proxy.service, at: endpoint.location, services: spec.services)
                 diagnostics += validatePathVariables(proxy.path.variables, route: endpoint.route, at: endpoint.location)
+                if proxy.websocket != nil && endpoint.route.method != "GET" {
+                    diagnostics.append(
+                        SpecDiagnostic(endpoint.location, "WebSocket route \(endpoint.route) is not a GET route", hint: "a WebSocket handshake is a GET: write 'route: GET \(endpoint.route.path)'")
+                    )
+                }
                 for variable in proxy.path.variables where variable.callDependency != nil {
                     diagnostics.append(
                         SpecDiagnostic(endpoint.location, "proxy path reads \(variable) but a proxy route has no calls", hint: "use {path.X}, {query.X} or {header.X}")

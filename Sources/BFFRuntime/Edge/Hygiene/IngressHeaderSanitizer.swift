@@ -91,6 +91,14 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
         } else if keepAlive {
             kept[.connection] = "keep-alive"
         }
+        // After a request that asks to upgrade, NIO's decoder reads no further request from the
+        // connection, so the answer closes it (a WebSocket switch ends it anyway). A WebSocket
+        // handshake keeps `Upgrade: websocket` for the route to see; only a `websocket: true`
+        // route acts on it, and no proxy forwards it.
+        if named.contains("upgrade"), let upgrade = fields[.upgrade] {
+            if upgrade.lowercased() == "websocket" { kept[.upgrade] = "websocket" }
+            kept[.connection] = "close"
+        }
         return kept
     }
 

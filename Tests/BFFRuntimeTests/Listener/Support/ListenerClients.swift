@@ -1,5 +1,7 @@
 import BFFSpec
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// Real clients of the listener tests, run as processes: curl (HTTP/1.1 and HTTP/2, TLS), h2load
 /// (nghttp2-client) and `Tests/Scripts/edge_probe.py` (TLS versions, client certificates, rotation,
@@ -82,6 +84,25 @@ enum ListenerClients {
         }
         func count(_ word: String) -> Int { counts[word] ?? -1 }
         return (count("done"), count("succeeded"), count("failed"), count("errored"), child.output)
+    }
+
+    /// Starts `edge_probe.py ws-echo-server` on a free loopback port and waits until it accepts
+    /// connections; the caller kills it.
+    static func startWebSocketEcho() async throws -> (process: ChildProcess, port: Int) {
+        let port = try ExecutableTests.freePort()
+        let process = try ChildProcess(
+            executable: try executable("python3"), arguments: [script, "ws-echo-server", "--port", "\(port)"],
+            standardOutput: .discarded, standardError: .discarded
+        )
+        let listening = await eventually(within: .seconds(10)) {
+            (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+                .map { $0.close(promise: nil) } != nil
+        }
+        guard listening else {
+            _ = process.kill()
+            throw ClientFailed(description: "the WebSocket echo service did not start")
+        }
+        return (process, port)
     }
 
     /// The elements of a JSON array; none for anything else.
