@@ -43,6 +43,13 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
+        // Protobuf descriptor sets, the proto3 JSON mapping and gRPC message framing and status,
+        // for gRPC upstream calls. No networking.
+        .target(
+            name: "BFFProto",
+            dependencies: ["BFFSpec"],
+            swiftSettings: upcoming
+        ),
         // Server, middleware, fan-out engine, upstream transport, proxy.
         .target(
             name: "BFFRuntime",
@@ -106,6 +113,13 @@ let package = Package(
         .testTarget(
             name: "BFFSpecTests",
             dependencies: ["BFFSpec"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "BFFProtoTests",
+            dependencies: ["BFFProto", "BFFSpec"],
+            exclude: ["Resources/make_golden.py", "Resources/test.proto"],
+            resources: [.copy("Resources/test.pb"), .copy("Resources/golden.json")],
             swiftSettings: upcoming
         ),
         .testTarget(
