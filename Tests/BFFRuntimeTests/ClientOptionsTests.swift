@@ -1,5 +1,6 @@
 import ArgumentParser
 import BFFSpec
+import Foundation
 import Testing
 
 @testable import BFFClients
@@ -40,5 +41,30 @@ struct ClientOptionsTests {
         #expect(try Self.options(["--no-fast-aggregations"]).fastAggregations == false)
         #expect(try Self.options([], environment: ["BFF_FAST_AGGREGATIONS": "off"]).fastAggregations == false)
         #expect(try Self.options([], environment: ["BFF_FAST_AGGREGATIONS": "on"]).fastAggregations)
+    }
+
+    @Test("--tls-cert and --tls-key (or BFF_TLS_CERT and BFF_TLS_KEY) replace the spec's files, go together and must be readable")
+    func tlsFiles() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bff-tls-flags-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cert = folder.appendingPathComponent("cert.pem").path, key = folder.appendingPathComponent("key.pem").path
+        for file in [cert, key] { try "pem".write(toFile: file, atomically: true, encoding: .utf8) }
+        func tls(_ arguments: [String], environment: [String: String] = [:], spec: ClientSpec = Self.spec) throws -> TLSSpec? {
+            try ClientOptions.parse(arguments).tls(spec: spec, environment: environment)
+        }
+        #expect(try tls([]) == nil)
+        let fromFlags = try #require(try tls(["--tls-cert", cert, "--tls-key", key]))
+        #expect(fromFlags.certFile == cert && fromFlags.keyFile == key && fromFlags.minVersion == .v1_2)
+        let fromEnvironment = try #require(try tls([], environment: ["BFF_TLS_CERT": cert, "BFF_TLS_KEY": key]))
+        #expect(fromEnvironment.certFile == cert)
+        var withTLS = Self.spec
+        withTLS.tls = TLSSpec(certFile: "/spec/cert.pem", keyFile: "/spec/key.pem", minVersion: .v1_3, clientCAFile: "/spec/ca.pem", location: SourceLocation(file: "partner.yaml", line: 3))
+        let replaced = try #require(try tls(["--tls-cert", cert, "--tls-key", key], spec: withTLS))
+        #expect(replaced.certFile == cert && replaced.keyFile == key, "the flags win")
+        #expect(replaced.minVersion == .v1_3 && replaced.clientCAFile == "/spec/ca.pem", "the spec's other tls settings stay")
+        #expect(try tls([], spec: withTLS)?.certFile == "/spec/cert.pem")
+        #expect(throws: ValidationError.self) { try tls(["--tls-cert", cert]) }
+        #expect(throws: ValidationError.self) { try tls(["--tls-cert", cert, "--tls-key", folder.appendingPathComponent("missing.pem").path]) }
     }
 }

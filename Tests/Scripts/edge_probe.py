@@ -214,9 +214,15 @@ def settings(args):
 
 def ws_echo_server(args):
     """A WebSocket service: echoes every message; on /headers it first sends the handshake's
-    request headers as a JSON text message. Runs until killed."""
+    request headers as a JSON text message; a handshake for /refuse it answers 403. Runs until
+    killed."""
     import asyncio
     from websockets.asyncio.server import serve
+
+    def refuse(connection, request):
+        if request.path.startswith("/refuse"):
+            return connection.respond(403, "no\n")
+        return None
 
     async def handler(socket):
         if socket.request.path.startswith("/headers"):
@@ -225,7 +231,7 @@ def ws_echo_server(args):
             await socket.send(message)
 
     async def run():
-        async with serve(handler, "127.0.0.1", args.port, max_size=64 * 1024 * 1024):
+        async with serve(handler, "127.0.0.1", args.port, max_size=64 * 1024 * 1024, process_request=refuse):
             await asyncio.Future()
 
     asyncio.run(run())

@@ -91,6 +91,7 @@ extension ListenerProtocolTests {
             Probe(name: "proxied POST", arguments: ["--data-binary", String(repeating: "x", count: 10_000)], path: "/api/echo/body"),
             Probe(name: "aggregation body over limits.body", arguments: ["--data-binary", String(repeating: "x", count: 2000), "-X", "GET"], path: "/profile/7"),
             Probe(name: "header block over limits.headers", arguments: ["-H", "X-Big: " + String(repeating: "b", count: 5000)], path: "/profile/7"),
+            Probe(name: "request line over limits.request_line", arguments: [], path: "/profile/" + String(repeating: "x", count: 9000)),
         ]
 
         @Test("the same requests get the same answers over HTTP/1.1 and HTTP/2 with prior knowledge")
@@ -117,11 +118,45 @@ extension ListenerProtocolTests {
                     }
                 }
                 let statuses = try await Self.probes.asyncMap { try await ListenerClients.curl(["--http2-prior-knowledge"] + $0.arguments, gateway.baseURL + $0.path).status }
-                #expect(statuses as [Int] == [200, 200, 401, 200, 404, 200, 200, 413, 431])
+                #expect(statuses as [Int] == [200, 200, 401, 200, 404, 200, 200, 413, 431, 414])
                 let first = try await ListenerClients.curl(["--http2-prior-knowledge"], gateway.baseURL + "/limited")
                 let second = try await ListenerClients.curl(["--http1.1"], gateway.baseURL + "/limited")
                 let third = try await ListenerClients.curl(["--http2-prior-knowledge"], gateway.baseURL + "/limited")
                 #expect([first.status, second.status, third.status] as [Int] == [200, 429, 429], "one rate limit across both protocols")
+            }
+        }
+
+        @Test("a plaintext connection that sends nothing is closed after idle_timeout; one over max_connections is refused, HTTP/2 too")
+        func connectionLimits() async throws {
+            try await withStubs { stubs in
+                stubs[0].on("/slow", body: #"{"id":"7"}"#, delay: .seconds(2))
+                let yaml = """
+                    name: h2
+                    http2: true
+                    limits: { idle_timeout: 1s, max_connections: 1 }
+                    services:
+                      svc: { url: "\(stubs[0].url)", timeout: 10s }
+                    endpoints:
+                      - route: GET /slow
+                        timeout: 10s
+                        calls:
+                          user: { service: svc, path: /slow, required: true }
+                    """
+                try await withGateway(yaml) { gateway in
+                    let silent = try await RawConnection.open(port: gateway.port)
+                    let start = ContinuousClock.now
+                    _ = try await silent.responsesUntilClosed(within: .seconds(8))
+                    #expect(ContinuousClock.now - start < .seconds(6), "a silent connection was held")
+                    // One HTTP/2 connection holds the only slot while its stream is in flight.
+                    async let first = ListenerClients.probe("drain", ["--port", "\(gateway.port)", "--path", "/slow"])
+                    #expect(await eventually(within: .seconds(5)) { !stubs[0].requests(to: "/slow").isEmpty })
+                    let refused = try ChildProcess(
+                        executable: "/usr/bin/curl", arguments: ["-sS", "--max-time", "5", "--http2-prior-knowledge", gateway.baseURL + "/slow"],
+                        standardOutput: .captured, standardError: .captured
+                    )
+                    #expect(await refused.exit() != .exited(0), "a second connection was served: \(refused.output)")
+                    #expect(try await first["status"] == 200)
+                }
             }
         }
 

@@ -8,15 +8,16 @@ extension ListenerProtocolTests {
     /// TLS termination on the public listener, tried with real clients (curl, Python's ssl, h2load)
     /// against certificates a test CA issues for each test.
     @Suite(.timeLimit(.minutes(2))) struct TLSListenerTests {
-        /// A spec serving an aggregation, a public proxy route and a route with an optional slow call
-        /// over TLS with `pki`'s server certificate; `tls` adds keys to the `tls:` section.
-        static func tlsSpec(pki: TestPKI, upstream: String, tls: String = "") -> String {
+        /// A spec serving an aggregation and a public proxy route over TLS with `pki`'s server
+        /// certificate; `extra` follows the `tls:` keys: indented, it adds to them, unindented, it is a
+        /// top-level section.
+        static func tlsSpec(pki: TestPKI, upstream: String, extra: String = "") -> String {
             """
             name: tls
             tls:
               cert_file: \(pki.serverCertFile)
               key_file: \(pki.serverKeyFile)
-            \(tls)
+            \(extra)
             services:
               # Generous: under a loaded CI machine a slow answer must not turn into a 504 here.
               users: { url: "\(upstream)", timeout: 10s, connect_timeout: 5s }
@@ -32,7 +33,7 @@ extension ListenerProtocolTests {
         }
 
         static func withTLSGateway(
-            tls: String = "",
+            extra: String = "",
             fastAggregations: Bool = true,
             _ body: @Sendable (TestGateway, TestPKI, StubUpstream) async throws -> Void
         ) async throws {
@@ -42,7 +43,7 @@ extension ListenerProtocolTests {
                 stubs[0].on("/users/7", body: #"{"id":"7","name":"Ada"}"#)
                 stubs[0].on("/orders/7", body: #"[{"id":"o1"}]"#)
                 stubs[0].on("/items/7", body: #"{"id":"i7"}"#)
-                try await withGateway(tlsSpec(pki: pki, upstream: stubs[0].url, tls: tls), fastAggregations: fastAggregations) { gateway in
+                try await withGateway(tlsSpec(pki: pki, upstream: stubs[0].url, extra: extra), fastAggregations: fastAggregations) { gateway in
                     try await body(gateway, pki, stubs[0])
                 }
             }
@@ -85,9 +86,29 @@ extension ListenerProtocolTests {
             }
         }
 
+        @Test("a client that connects and never completes the handshake is closed after header_timeout")
+        func handshakeDeadline() async throws {
+            try await Self.withTLSGateway(extra: "limits: { header_timeout: 1s }") { gateway, pki, _ in
+                let silent = try await RawConnection.open(port: gateway.port)
+                let start = ContinuousClock.now
+                _ = try await silent.responsesUntilClosed(within: .seconds(8))
+                #expect(ContinuousClock.now - start < .seconds(6))
+                let answer = try await ListenerClients.curl(["--cacert", pki.caFile], "https://127.0.0.1:\(gateway.port)/profile/7")
+                #expect(answer.status == 200)
+            }
+        }
+
+        @Test("with http2: false ALPN offers HTTP/1.1 only")
+        func http2Off() async throws {
+            try await Self.withTLSGateway(extra: "http2: false") { gateway, pki, _ in
+                let answer = try await ListenerClients.curl(["--http2", "--cacert", pki.caFile], "https://127.0.0.1:\(gateway.port)/profile/7")
+                #expect(answer.version == "1.1" && answer.status == 200)
+            }
+        }
+
         @Test("min_version 1.3 refuses a TLS 1.2 client and serves a 1.3 one")
         func minimumVersion() async throws {
-            try await Self.withTLSGateway(tls: "  min_version: \"1.3\"") { gateway, pki, _ in
+            try await Self.withTLSGateway(extra: "  min_version: \"1.3\"") { gateway, pki, _ in
                 let old = try await ListenerClients.probe("get", ["--port", "\(gateway.port)", "--ca", pki.caFile, "--max-version", "1.2", "--path", "/profile/7"])
                 #expect(old["error"] != nil, "a TLS 1.2 client got through: \(old)")
                 let new = try await ListenerClients.probe("get", ["--port", "\(gateway.port)", "--ca", pki.caFile, "--path", "/profile/7"])
@@ -120,7 +141,7 @@ extension ListenerProtocolTests {
             }
             let trusted = try partners.issueClientCertificate(commonName: "partner-a", organization: "Acme")
             let untrusted = try strangers.issueClientCertificate(commonName: "partner-a", organization: "Acme")
-            try await Self.withTLSGateway(tls: "  client_ca_file: \(partners.caFile)") { gateway, pki, _ in
+            try await Self.withTLSGateway(extra: "  client_ca_file: \(partners.caFile)") { gateway, pki, _ in
                 let base = ["--port", "\(gateway.port)", "--ca", pki.caFile, "--path", "/profile/7"]
                 let accepted = try await ListenerClients.probe("get", base + ["--cert", trusted.certFile, "--key", trusted.keyFile])
                 #expect(accepted["status"] == 200, "\(accepted)")
@@ -275,6 +296,47 @@ extension ListenerProtocolTests {
             #expect(validate.status == 1)
             #expect(validate.output.contains("\(good): ok"))
             #expect(validate.errors.contains("\(bad):2") && validate.errors.contains("is not the key of the certificate"), "\(validate.errors)")
+        }
+
+        @Test("SIGHUP to a BFF without tls: is logged and leaves it serving")
+        func sighupWithoutTLS() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bff-hup-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try await withStubs { stubs in
+                stubs[0].on("/items", body: #"{"items":[]}"#)
+                let specFile = folder.appendingPathComponent("partner.yaml")
+                try """
+                name: partner
+                services:
+                  products: { url: "\(stubs[0].url)" }
+                  inventory: { url: "\(stubs[0].url)" }
+                auth:
+                  api_keys: { env: BFF_PARTNER_KEYS }
+                endpoints:
+                  - route: GET /v1/items
+                    auth: none
+                    calls:
+                      items: { service: products, path: /items, required: true }
+                """.write(to: specFile, atomically: true, encoding: .utf8)
+                let port = try ExecutableTests.freePort()
+                let log = folder.appendingPathComponent("partner.out").path
+                let child = try ChildProcess(
+                    executable: try ExecutableTests.binary("partner-bff").path,
+                    arguments: ["--spec", specFile.path, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--threads", "1", "--no-access-log"],
+                    environment: .inherited(adding: ["BFF_PARTNER_KEYS": ""]),
+                    standardOutput: .file(log), standardError: .file(log)
+                )
+                defer { _ = child.kill() }
+                let url = "http://127.0.0.1:\(port)/v1/items"
+                try #require(await eventually(within: .seconds(10)) { (try? await ExecutableTests.body(url)) != nil })
+                child.send(SIGHUP)
+                #expect(await eventually(within: .seconds(5)) {
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("received SIGHUP: nothing to reload") == true
+                })
+                #expect(child.isRunning)
+                #expect(try await ExecutableTests.body(url).contains("items"))
+            }
         }
 
         @Test("SIGHUP reloads the certificate of a running BFF without stopping it")

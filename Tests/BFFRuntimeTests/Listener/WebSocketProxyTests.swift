@@ -82,6 +82,14 @@ extension ListenerProtocolTests {
             }
         }
 
+        @Test("a service that refuses the handshake is a 502 and nothing is switched")
+        func serviceRefuses() async throws {
+            try await Self.withWebSocketGateway { gateway, _ in
+                let result = try await ListenerClients.probe("ws", ["--port", "\(gateway.port)", "--path", "/ws/refuse", "--header", Self.bearer])
+                #expect(result["status"] == 502, "\(result)")
+            }
+        }
+
         @Test("a message over max_message closes the socket with 1009 and is never delivered")
         func messageTooBig() async throws {
             try await Self.withWebSocketGateway { gateway, _ in
