@@ -30,18 +30,7 @@ struct ProxyEndpoint: EndpointHandler {
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         context.record.note(route: route.path)
-        let inputs = RequestInputs(request: request, context: context, captures: captures)
-        var uri: String
-        do {
-            try target.validateRequestInputs(inputs, restCapture: route.restCapture)
-            uri = try target.render(inputs: inputs, restCapture: route.restCapture) { _ in nil }
-        } catch {
-            throw Problem.badRequest(error.clientMessage)
-        }
-        if let query = request.uri.query, !query.isEmpty {
-            uri += uri.contains("?") ? "&" : "?"
-            uri += query
-        }
+        let uri = try Self.upstreamTarget(target, route: route, request: request, context: context, captures: captures)
         let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
         var headers = Self.forwardedHeaders(of: request, context: context)
         if hasBody {
@@ -85,6 +74,29 @@ struct ProxyEndpoint: EndpointHandler {
                 await upload?.finishUpload()
             }
         )
+    }
+
+    /// The request target a proxied request is sent to: `target` filled from the request (400 for
+    /// input a template refuses), then the client's query as it came.
+    static func upstreamTarget(
+        _ target: CompiledTemplate,
+        route: RoutePattern,
+        request: Request,
+        context: BFFRequestContext,
+        captures: [String: String]
+    ) throws(Problem) -> String {
+        let inputs = RequestInputs(request: request, context: context, captures: captures)
+        var uri: String
+        do {
+            try target.validateRequestInputs(inputs, restCapture: route.restCapture)
+            uri = try target.render(inputs: inputs, restCapture: route.restCapture) { _ in nil }
+        } catch {
+            throw Problem.badRequest(error.clientMessage)
+        }
+        if let query = request.uri.query, !query.isEmpty {
+            uri += (uri.contains("?") ? "&" : "?") + query
+        }
+        return uri
     }
 
     /// The client's headers as a service gets them: without hop-by-hop headers (and any header

@@ -298,16 +298,21 @@ extension ListenerProtocolTests {
             #expect(validate.errors.contains("\(bad):2") && validate.errors.contains("is not the key of the certificate"), "\(validate.errors)")
         }
 
-        @Test("SIGHUP to a BFF without tls: is logged and leaves it serving")
-        func sighupWithoutTLS() async throws {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bff-hup-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
+        /// Runs `partner-bff` serving `GET /v1/items` from a stub, with `tls` as its spec's `tls:`
+        /// section (none when nil), its output in `folder`/partner.out; `body` gets its port, the
+        /// process and the log's path once it serves.
+        static func withPartnerProcess(
+            tls: String?,
+            in folder: URL,
+            probe: @escaping @Sendable (Int) async -> Bool,
+            _ body: @Sendable (Int, ChildProcess, String) async throws -> Void
+        ) async throws {
             try await withStubs { stubs in
                 stubs[0].on("/items", body: #"{"items":[]}"#)
                 let specFile = folder.appendingPathComponent("partner.yaml")
                 try """
                 name: partner
+                \(tls.map { "tls: \($0)" } ?? "")
                 services:
                   products: { url: "\(stubs[0].url)" }
                   inventory: { url: "\(stubs[0].url)" }
@@ -328,14 +333,25 @@ extension ListenerProtocolTests {
                     standardOutput: .file(log), standardError: .file(log)
                 )
                 defer { _ = child.kill() }
-                let url = "http://127.0.0.1:\(port)/v1/items"
-                try #require(await eventually(within: .seconds(10)) { (try? await ExecutableTests.body(url)) != nil })
+                let started = await eventually(within: .seconds(10)) { await probe(port) }
+                try #require(started, "partner-bff did not serve: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                try await body(port, child, log)
+            }
+        }
+
+        @Test("SIGHUP to a BFF without tls: is logged and leaves it serving")
+        func sighupWithoutTLS() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bff-hup-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let serves: @Sendable (Int) async -> Bool = { port in (try? await ExecutableTests.body("http://127.0.0.1:\(port)/v1/items"))?.contains("items") == true }
+            try await Self.withPartnerProcess(tls: nil, in: folder, probe: serves) { port, child, log in
                 child.send(SIGHUP)
                 #expect(await eventually(within: .seconds(5)) {
                     (try? String(contentsOfFile: log, encoding: .utf8))?.contains("received SIGHUP: nothing to reload") == true
                 })
                 #expect(child.isRunning)
-                #expect(try await ExecutableTests.body(url).contains("items"))
+                #expect(await serves(port))
             }
         }
 
@@ -343,42 +359,19 @@ extension ListenerProtocolTests {
         func sighupReloads() async throws {
             let pki = try TestPKI.make()
             defer { pki.remove() }
-            try await withStubs { stubs in
-                stubs[0].on("/items", body: #"{"items":[]}"#)
-                let specFile = pki.folder.appendingPathComponent("partner.yaml")
-                try """
-                name: partner
-                tls: { cert_file: \(pki.serverCertFile), key_file: \(pki.serverKeyFile) }
-                services:
-                  products: { url: "\(stubs[0].url)" }
-                  inventory: { url: "\(stubs[0].url)" }
-                auth:
-                  api_keys: { env: BFF_PARTNER_KEYS }
-                endpoints:
-                  - route: GET /v1/items
-                    auth: none
-                    calls:
-                      items: { service: products, path: /items, required: true }
-                """.write(to: specFile, atomically: true, encoding: .utf8)
-                let port = try ExecutableTests.freePort()
-                let log = pki.folder.appendingPathComponent("partner.out").path
-                let child = try ChildProcess(
-                    executable: try ExecutableTests.binary("partner-bff").path,
-                    arguments: ["--spec", specFile.path, "--listen", "127.0.0.1:\(port)", "--admin-listen", "off", "--threads", "1", "--no-access-log"],
-                    environment: .inherited(adding: ["BFF_PARTNER_KEYS": ""]),
-                    standardOutput: .file(log), standardError: .file(log)
-                )
-                defer { _ = child.kill() }
-                let probe = ["--port", "\(port)", "--ca", pki.caFile, "--path", "/v1/items"]
-                let started = await eventually(within: .seconds(10)) { (try? await ListenerClients.probe("get", probe))?["status"] == 200 }
-                try #require(started, "partner-bff did not serve: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-                let before = try await ListenerClients.probe("get", probe)
+            let caFile = pki.caFile
+            let get: @Sendable (Int) async throws -> JSONValue = { port in
+                try await ListenerClients.probe("get", ["--port", "\(port)", "--ca", caFile, "--path", "/v1/items"])
+            }
+            let tls = "{ cert_file: \(pki.serverCertFile), key_file: \(pki.serverKeyFile) }"
+            try await Self.withPartnerProcess(tls: tls, in: pki.folder, probe: { (try? await get($0))?["status"] == 200 }) { port, child, log in
+                let before = try await get(port)
                 try pki.issueServerCertificate(commonName: "bff-test-server-rotated")
                 child.send(SIGHUP)
                 #expect(await eventually(within: .seconds(5)) {
                     (try? String(contentsOfFile: log, encoding: .utf8))?.contains(#""reason":"SIGHUP""#) == true
                 })
-                let after = try await ListenerClients.probe("get", probe)
+                let after = try await get(port)
                 #expect(after["status"] == 200, "\(after)")
                 #expect(after["fingerprint"] != before["fingerprint"])
                 #expect(child.isRunning)

@@ -37,17 +37,7 @@ struct WebSocketProxyEndpoint: EndpointHandler {
         if let allowedOrigins, let origin = request.headers[.origin], !allowedOrigins.contains(where: { CORSOriginPattern.matches(origin, pattern: $0) }) {
             throw Problem(.forbidden, "WebSocket connections from origin '\(origin)' are refused")
         }
-        let inputs = RequestInputs(request: request, context: context, captures: captures)
-        var uri: String
-        do {
-            try target.validateRequestInputs(inputs, restCapture: route.restCapture)
-            uri = try target.render(inputs: inputs, restCapture: route.restCapture) { _ in nil }
-        } catch {
-            throw Problem.badRequest(error.clientMessage)
-        }
-        if let query = request.uri.query, !query.isEmpty {
-            uri += (uri.contains("?") ? "&" : "?") + query
-        }
+        let uri = try ProxyEndpoint.upstreamTarget(target, route: route, request: request, context: context, captures: captures)
         let permit = service.breaker?.acquire(at: NIODeadline.uptimeNow) ?? .allowed
         if case .rejected(let retryAfter) = permit {
             service.metrics.breakerRejections.increment()
