@@ -214,6 +214,50 @@ extension ListenerProtocolTests {
             }
         }
 
+        @Test("a rotation by re-pointing symbolic links, as Kubernetes updates a mounted Secret, is picked up")
+        func rotationThroughSymlinks() async throws {
+            let pki = try TestPKI.make()
+            defer { pki.remove() }
+            // tls.crt -> ..data/tls.crt, ..data -> first/, as the kubelet lays out a Secret volume.
+            let mount = pki.folder.appendingPathComponent("mount")
+            let files = FileManager.default
+            for version in ["first", "second"] { try files.createDirectory(at: mount.appendingPathComponent(version), withIntermediateDirectories: true) }
+            let install: @Sendable (String) throws -> Void = { version in
+                try FileManager.default.copyItem(atPath: pki.serverCertFile, toPath: mount.appendingPathComponent("\(version)/tls.crt").path)
+                try FileManager.default.copyItem(atPath: pki.serverKeyFile, toPath: mount.appendingPathComponent("\(version)/tls.key").path)
+            }
+            try install("first")
+            try files.createSymbolicLink(atPath: mount.appendingPathComponent("..data").path, withDestinationPath: "first")
+            for name in ["tls.crt", "tls.key"] {
+                try files.createSymbolicLink(atPath: mount.appendingPathComponent(name).path, withDestinationPath: "..data/\(name)")
+            }
+            try await withStubs { stubs in
+                stubs[0].on("/users/7", body: #"{"id":"7"}"#)
+                let yaml = """
+                    name: k8s
+                    tls: { cert_file: \(mount.appendingPathComponent("tls.crt").path), key_file: \(mount.appendingPathComponent("tls.key").path) }
+                    services:
+                      users: { url: "\(stubs[0].url)", timeout: 10s }
+                    endpoints:
+                      - route: GET /u
+                        calls:
+                          user: { service: users, path: /users/7 }
+                    """
+                try await withGateway(yaml) { gateway in
+                    let probe = ["--port", "\(gateway.port)", "--ca", pki.caFile, "--path", "/u"]
+                    let before = try await ListenerClients.probe("get", probe)
+                    try pki.issueServerCertificate(commonName: "bff-test-server-renewed")
+                    try install("second")
+                    // The kubelet's swap: a new ..data link renamed over the old one.
+                    try FileManager.default.createSymbolicLink(atPath: mount.appendingPathComponent("..data_tmp").path, withDestinationPath: "second")
+                    #expect(rename(mount.appendingPathComponent("..data_tmp").path, mount.appendingPathComponent("..data").path) == 0)
+                    #expect(await eventually(within: .seconds(10)) {
+                        (try? await ListenerClients.probe("get", probe))?["fingerprint"] != before["fingerprint"]
+                    })
+                }
+            }
+        }
+
         @Test("a rotation whose key does not match is refused and the old certificate goes on serving")
         func brokenRotationKeepsTheOldCertificate() async throws {
             try await Self.withTLSGateway { gateway, pki, _ in
