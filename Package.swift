@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "BFFRuntime",
             dependencies: [
-                "BFFSpec",
+                "BFFSpec", "BFFProto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

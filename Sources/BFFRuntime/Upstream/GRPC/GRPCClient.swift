@@ -1,0 +1,318 @@
+import BFFProto
+import BFFSpec
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// Unary gRPC calls to services over HTTP/2: one connection per service instance and event loop,
+/// carrying the stream of every call made on that loop (HTTP/2 multiplexes them), opened on first
+/// use and again after it closes.
+///
+/// A call sends its message with the deadline it has left as `grpc-timeout`, and ends with the
+/// service's status: a reply with a message, or a status without one. The deadline passing, the
+/// calling task being cancelled, or the connection failing ends it with the matching
+/// ``UpstreamError`` and resets its stream; the connection goes on serving the other calls.
+final class GRPCClient: Sendable {
+    /// How a call ended at the service.
+    struct Reply: Sendable, Equatable {
+        let status: GRPCStatus
+        /// `grpc-message`, percent-decoded; empty when the service sent none.
+        let message: String
+        /// The reply message; nil when the service sent none (any status but OK).
+        let payload: [UInt8]?
+    }
+
+    private struct Key: Hashable {
+        let loop: ObjectIdentifier
+        let host: String
+        let port: Int
+    }
+
+    private struct Connection: @unchecked Sendable {
+        let channel: any Channel
+        /// Used on `channel`'s event loop only.
+        let streams: NIOHTTP2Handler.StreamMultiplexer
+    }
+
+    private let connections = Mutex<[Key: EventLoopFuture<Connection>]>([:])
+
+    init() {}
+
+    /// Calls `path` (`/pkg.Service/Method`) on `endpoint` with `message`, on `loop`.
+    /// - Parameters:
+    ///   - metadata: request headers for the service (lowercased names), such as `x-request-id`.
+    ///   - maxReplyBytes: the largest reply message accepted; a larger one fails the call.
+    func unary(
+        _ path: String,
+        message: [UInt8],
+        metadata: [(String, String)],
+        to endpoint: ServiceEndpoint,
+        deadline: NIODeadline,
+        maxReplyBytes: Int,
+        on loop: any EventLoop
+    ) async throws(UpstreamError) -> Reply {
+        let connection: Connection
+        do {
+            connection = try await self.connection(to: endpoint, on: loop).get()
+        } catch {
+            throw .connectFailed(service: endpoint.name)
+        }
+        let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
+        var headers: HPACKHeaders = [
+            ":method": "POST", ":scheme": endpoint.isTLS ? "https" : "http", ":path": path, ":authority": endpoint.hostHeader,
+            "content-type": "application/grpc", "te": "trailers", "grpc-timeout": GRPCTimeout.header(for: budget),
+            "user-agent": "swift-bff",
+        ]
+        for (name, value) in metadata { headers.add(name: name, value: value) }
+        let reply = ReplyOnce(loop.makePromise(of: Reply.self))
+        let call = GRPCUnaryCall(
+            service: endpoint.name, headers: headers, message: GRPCMessage.frame(message),
+            deadline: deadline, budget: budget, maxReplyBytes: maxReplyBytes, reply: reply
+        )
+        let stream = loop.makePromise(of: (any Channel).self)
+        loop.execute {
+            connection.streams.createStreamChannel(promise: stream) { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(call) }
+            }
+        }
+        stream.futureResult.whenFailure { _ in reply.complete(.failure(UpstreamError.connectionClosed(service: endpoint.name))) }
+        do {
+            return try await withTaskCancellationHandler {
+                try await reply.result.get()
+            } onCancel: {
+                reply.complete(.failure(UpstreamError.cancelled(service: endpoint.name)))
+                stream.futureResult.whenSuccess { $0.close(promise: nil) }
+            }
+        } catch let error as UpstreamError {
+            throw error
+        } catch {
+            throw .connectionClosed(service: endpoint.name)
+        }
+    }
+
+    /// Closes every connection.
+    func shutdown() async {
+        let open = connections.withLock { connections in
+            defer { connections.removeAll() }
+            return Array(connections.values)
+        }
+        for connection in open {
+            if let connection = try? await connection.get() { try? await connection.channel.close() }
+        }
+    }
+
+    /// The connection to `endpoint` on `loop`: the open one, or a new one.
+    private func connection(to endpoint: ServiceEndpoint, on loop: any EventLoop) -> EventLoopFuture<Connection> {
+        let key = Key(loop: ObjectIdentifier(loop), host: endpoint.host, port: endpoint.port)
+        let (connection, isNew) = connections.withLock { connections in
+            if let existing = connections[key] { return (existing, false) }
+            let connection = Self.connect(to: endpoint, on: loop)
+            connections[key] = connection
+            return (connection, true)
+        }
+        guard isNew else { return connection }
+        // A connection that failed or closed is forgotten, so the next call opens a new one.
+        let forget: @Sendable () -> Void = { [weak self] in
+            self?.connections.withLock { connections in
+                if connections[key] === connection { connections[key] = nil }
+            }
+        }
+        connection.whenComplete { result in
+            if let channel = try? result.get().channel {
+                channel.closeFuture.whenComplete { _ in forget() }
+            } else {
+                forget()
+            }
+        }
+        return connection
+    }
+
+    private static func connect(to endpoint: ServiceEndpoint, on loop: any EventLoop) -> EventLoopFuture<Connection> {
+        let tls: NIOSSLContext?
+        do {
+            tls = endpoint.isTLS ? try clientContext(caFile: endpoint.caFile) : nil
+        } catch {
+            return loop.makeFailedFuture(error)
+        }
+        return ClientBootstrap(group: loop)
+            .connectTimeout(.nanoseconds(endpoint.connectTimeout.nanosecondsValue))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        let name = endpoint.address == nil ? endpoint.host : nil
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
+                    }
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .flatMap { channel in
+                channel.configureHTTP2Pipeline(
+                    mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(),
+                    inboundStreamInitializer: { stream in stream.close() }
+                )
+                .map { Connection(channel: channel, streams: $0) }
+            }
+    }
+
+    private static func clientContext(caFile: String?) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.applicationProtocols = ["h2"]
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        return try NIOSSLContext(configuration: configuration)
+    }
+}
+
+/// A call's outcome, settled by whichever comes first: the answer, the deadline, a cancellation or
+/// the stream's end.
+private final class ReplyOnce: Sendable {
+    private let promise: EventLoopPromise<GRPCClient.Reply>
+    private let settled = Atomic(false)
+
+    init(_ promise: EventLoopPromise<GRPCClient.Reply>) {
+        self.promise = promise
+    }
+
+    var result: EventLoopFuture<GRPCClient.Reply> { promise.futureResult }
+
+    func complete(_ outcome: Result<GRPCClient.Reply, any Error>) {
+        guard settled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        promise.completeWith(outcome)
+    }
+}
+
+/// One unary call on its HTTP/2 stream: writes the request head and the framed message, reads the
+/// response head, the reply message and the trailers (or a trailers-only answer), and completes
+/// `reply`; the deadline resets the stream.
+private final class GRPCUnaryCall: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundIn = HTTP2Frame.FramePayload
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private let service: String
+    private let headers: HPACKHeaders
+    private let message: [UInt8]
+    private let deadline: NIODeadline
+    private let budget: Duration
+    private let reply: ReplyOnce
+    private var reader: GRPCMessageReader
+    private var sawHead = false
+    private var payload: [UInt8]?
+    private var timer: Scheduled<Void>?
+    private var sent = false
+
+    init(
+        service: String, headers: HPACKHeaders, message: [UInt8], deadline: NIODeadline, budget: Duration,
+        maxReplyBytes: Int, reply: ReplyOnce
+    ) {
+        self.service = service
+        self.headers = headers
+        self.message = message
+        self.deadline = deadline
+        self.budget = budget
+        self.reply = reply
+        reader = GRPCMessageReader(maxMessageBytes: maxReplyBytes)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        let reply = self.reply, service = self.service, budget = self.budget
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            reply.complete(.failure(UpstreamError.timeout(service: service, after: budget)))
+            channel.close(promise: nil)
+        }
+        if context.channel.isActive { send(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(context: context)
+        context.fireChannelActive()
+    }
+
+    private func send(context: ChannelHandlerContext) {
+        guard !sent else { return }
+        sent = true
+        context.write(wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
+        let body = context.channel.allocator.buffer(bytes: message)
+        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .headers(let frame):
+            if !sawHead {
+                sawHead = true
+                guard frame.headers.first(name: ":status") == "200" else {
+                    finish(Self.status(forHTTP: frame.headers.first(name: ":status")), message: "HTTP status \(frame.headers.first(name: ":status") ?? "none")", context: context)
+                    return
+                }
+                // A trailers-only answer: the status comes with the head.
+                if frame.headers.first(name: "grpc-status") != nil || frame.endStream { trailers(frame.headers, context: context) }
+            } else {
+                trailers(frame.headers, context: context)
+            }
+        case .data(let frame):
+            guard case .byteBuffer(let bytes) = frame.data else { return }
+            reader.append(bytes.readableBytesView)
+            do {
+                while let message = try reader.next() {
+                    guard payload == nil else {
+                        fail(.malformedResponse(service: service), context: context)
+                        return
+                    }
+                    payload = message
+                }
+            } catch {
+                fail(.malformedResponse(service: service), context: context)
+            }
+        default:
+            break
+        }
+    }
+
+    private func trailers(_ trailers: HPACKHeaders, context: ChannelHandlerContext) {
+        let status = trailers.first(name: "grpc-status").flatMap(GRPCStatus.init(grpcStatus:)) ?? .unknown
+        finish(status, message: trailers.first(name: "grpc-message").map(GRPCStatus.message(fromHeader:)) ?? "", context: context)
+    }
+
+    private func finish(_ status: GRPCStatus, message: String, context: ChannelHandlerContext) {
+        timer?.cancel()
+        reply.complete(.success(GRPCClient.Reply(status: status, message: message, payload: status == .ok ? payload : nil)))
+        context.close(promise: nil)
+    }
+
+    private func fail(_ error: UpstreamError, context: ChannelHandlerContext) {
+        timer?.cancel()
+        reply.complete(.failure(error))
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        reply.complete(.failure(UpstreamError.connectionClosed(service: service)))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(.connectionClosed(service: service), context: context)
+    }
+
+    /// The status a non-200 HTTP answer stands for (gRPC's HTTP-to-status mapping).
+    private static func status(forHTTP code: String?) -> GRPCStatus {
+        switch code {
+        case "400": .internal
+        case "401": .unauthenticated
+        case "403": .permissionDenied
+        case "404": .unimplemented
+        case "429", "502", "503", "504": .unavailable
+        default: .unknown
+        }
+    }
+}
