@@ -189,6 +189,12 @@ extension ListenerProtocolTests {
                         #expect(stubs[0].requests(to: "/users/7").count == 1, "a refused subject reached the service")
                         #expect(try await get("/whoami", as: globex)["status"] == 200)
                         #expect(stubs[0].requests.last?.uri == "/subjects/CN%3Dpartner-b%2CO%3DGlobex", "fast path \(fast)")
+                        // The same over HTTP/2, where each stream carries its connection's subject.
+                        let http2 = try await ListenerClients.curl(
+                            ["--http2", "--cacert", pki.caFile, "--cert", acme.certFile, "--key", acme.keyFile], "https://127.0.0.1:\(gateway.port)/whoami"
+                        )
+                        #expect(http2.version == "2" && http2.status == 200)
+                        #expect(stubs[0].requests.last?.uri == "/subjects/CN%3Dpartner-a%2CO%3DAcme")
                     }
                 }
             }

@@ -82,6 +82,27 @@ extension ListenerProtocolTests {
             }
         }
 
+        @Test("over a TLS listener (wss) frames pass the same")
+        func overTLS() async throws {
+            let pki = try TestPKI.make()
+            defer { pki.remove() }
+            let (echo, echoPort) = try await ListenerClients.startWebSocketEcho()
+            defer { _ = echo.kill() }
+            let yaml = """
+                name: wss
+                tls: { cert_file: \(pki.serverCertFile), key_file: \(pki.serverKeyFile) }
+                services:
+                  live: { url: "http://127.0.0.1:\(echoPort)", timeout: 5s, connect_timeout: 5s }
+                endpoints:
+                  - route: GET /ws/{rest*}
+                    proxy: { service: live, path: "/{path.rest}", websocket: true }
+                """
+            try await withGateway(yaml) { gateway in
+                let result = try await ListenerClients.probe("ws", ["--port", "\(gateway.port)", "--ca", pki.caFile, "--path", "/ws/echo"])
+                #expect(result["status"] == 101 && result["text"] == true && result["binary"] == true && result["pong"] == true, "\(result)")
+            }
+        }
+
         @Test("a service that refuses the handshake is a 502 and nothing is switched")
         func serviceRefuses() async throws {
             try await Self.withWebSocketGateway { gateway, _ in
