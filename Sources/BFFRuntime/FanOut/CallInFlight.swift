@@ -91,7 +91,7 @@ final class CallInFlight: LoopCancellable, @unchecked Sendable {
     }
 
     private func attempt() {
-        if hedge != nil || !runner.transport.startsOnLoop(service.primary) {
+        if hedge != nil || request.grpc != nil || !runner.transport.startsOnLoop(service.primary) {
             let excluded = tried.all
             task = Task { [runner, request, service, deadline, hedge, eventLoop] in
                 let attempt = await runner.hedged(request, to: service, excluding: excluded, deadline: deadline, hedge: hedge, eventLoop: eventLoop)

@@ -82,14 +82,17 @@ struct CallRunner: Sendable {
         fallback: JSONValue?,
         parse: Bool,
         hedge: HedgeSpec?,
+        grpc: GRPCRequest? = nil,
         on eventLoop: any EventLoop,
         tag: Int = 0,
         completion: @escaping (Int, CallOutcome) -> Void
     ) -> any LoopCancellable {
+        var request = UpstreamRequest(method: grpc == nil ? .GET : .POST, target: target, headers: headers)
+        request.grpc = grpc
         let call = CallInFlight(
             runner: self,
             service: service,
-            request: UpstreamRequest(method: .GET, target: target, headers: headers),
+            request: request,
             deadline: deadline,
             fallback: fallback,
             parse: parse,

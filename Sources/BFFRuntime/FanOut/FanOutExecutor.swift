@@ -1,3 +1,4 @@
+import BFFProto
 import BFFSpec
 import NIOCore
 import NIOHTTP1
@@ -113,7 +114,9 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         }
         let target: String
         var headers: HTTPHeaders
+        let grpc: GRPCRequest?
         do {
+            grpc = try call.grpc.map { GRPCRequest(method: $0.method, message: try $0.message(inputs: inputs, results: lookup)) }
             target = try call.target.render(inputs: inputs, restCapture: plan.route.restCapture, results: lookup)
             if call.headers.isEmpty {
                 headers = requestHeaders
@@ -124,6 +127,8 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
                 }
                 Self.addRequestHeaders(of: inputs, to: &headers)
             }
+        } catch let error as TranscodingError {
+            return .failed(.error, milliseconds: 0, fallback: call.fallback, reason: "the request message does not fit \(call.grpc?.method.input.fullName ?? "its type"): \(error)")
         } catch {
             return .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "an input from another call is missing")
         }
@@ -142,7 +147,7 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         } else {
             slots[index].running = executor.runner.start(
                 service: call.service, target: target, headers: headers, deadline: callDeadline,
-                fallback: call.fallback, parse: call.needsParsedBody, hedge: call.hedge, on: eventLoop, tag: index
+                fallback: call.fallback, parse: call.needsParsedBody, hedge: call.hedge, grpc: grpc, on: eventLoop, tag: index
             ) { [self] index, outcome in settled(index, outcome) }
         }
         return nil

@@ -22,11 +22,13 @@ final class CompiledCall: Sendable {
     let dependents: [Int]
     /// Whether this call's JSON must be parsed (read by another call, or shaped in the response).
     let needsParsedBody: Bool
+    /// The method and message of a call to a gRPC service; nil for an HTTP call.
+    let grpc: GRPCCallPlan?
 
     init(
         index: Int, name: String, service: ServiceCluster, target: CompiledTemplate, headers: [(name: String, value: CompiledTemplate)],
         timeout: Duration, required: Bool, fallback: JSONValue?, hedge: HedgeSpec?, cache: CacheSpec?, dependencies: [Int], dependents: [Int],
-        needsParsedBody: Bool
+        needsParsedBody: Bool, grpc: GRPCCallPlan?
     ) {
         self.index = index
         self.name = name
@@ -41,6 +43,7 @@ final class CompiledCall: Sendable {
         self.dependencies = dependencies
         self.dependents = dependents
         self.needsParsedBody = needsParsedBody
+        self.grpc = grpc
     }
 }
 
@@ -79,7 +82,10 @@ final class CompiledPlan: Sendable {
                 cache: call.cache,
                 dependencies: graph.dependencies[index],
                 dependents: graph.dependents[index],
-                needsParsedBody: !graph.dependents[index].isEmpty || shapedCalls.contains(index)
+                needsParsedBody: !graph.dependents[index].isEmpty || shapedCalls.contains(index),
+                grpc: call.method.flatMap { name in service.grpc.flatMap { GRPCMethod(name, in: $0) } }.map {
+                    GRPCCallPlan(method: $0, body: call.body.map(CompiledMessage.init))
+                }
             )
         }
         roots = calls.filter { $0.dependencies.isEmpty }.map(\.index)
@@ -92,6 +98,7 @@ final class CompiledPlan: Sendable {
         for call in calls {
             try call.target.validateRequestInputs(inputs, restCapture: route.restCapture)
             for header in call.headers { try header.value.validateRequestInputs(inputs, restCapture: route.restCapture) }
+            if let body = call.grpc?.body { try body.validateRequestInputs(inputs) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import BFFProto
 import BFFSpec
 import NIOCore
 import Prometheus
@@ -21,13 +22,19 @@ final class ServiceCluster: Sendable {
     /// Instance indices in weighted round-robin order (smoothly interleaved).
     private let weightedOrder: [Int]
 
+    /// The descriptor set of a gRPC service (`grpc:`); nil for an HTTP service.
+    let grpc: DescriptorPool?
+
     var timeout: Duration { spec.timeout }
     /// The first instance: what single-instance code paths and TLS set-up use.
     var primary: ServiceEndpoint { instances[0].endpoint }
 
-    /// - Parameter tracksLatency: whether a call hedges after the service's p95, which needs its latencies.
-    init(spec: ServiceSpec, metrics: BFFMetrics, tracksLatency: Bool = false) {
+    /// - Parameters:
+    ///   - tracksLatency: whether a call hedges after the service's p95, which needs its latencies.
+    ///   - grpc: the service's descriptor set, when it is a gRPC service.
+    init(spec: ServiceSpec, metrics: BFFMetrics, tracksLatency: Bool = false, grpc: DescriptorPool? = nil) {
         name = spec.name
+        self.grpc = grpc
         latency = tracksLatency ? LatencyWindow() : nil
         self.spec = spec
         instances = spec.instances.enumerated().map { index, instance in

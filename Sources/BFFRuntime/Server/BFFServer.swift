@@ -62,6 +62,7 @@ public final class BFFServer: Service, Sendable {
         self.onAdminListening = onAdminListening
         let serverLogger = self.logger
         tls = try spec.tls.map { tls throws(SpecLoadError) in try TLSCredentials(spec: tls, offerHTTP2: spec.http2.overTLS, logger: serverLogger) }
+        let grpcPools = try Self.grpcPools(for: spec)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let metrics = self.metrics
         // Every call the server will make, YAML and Swift; what services must track follows from them.
@@ -70,7 +71,9 @@ public final class BFFServer: Service, Sendable {
             return aggregate.calls
         } + swiftEndpoints.flatMap { (try? $0.spec())?.1.calls ?? [] }
         let hedgedAfterP95 = Set(declaredCalls.filter { $0.hedge?.after == .p95 }.map(\.service))
-        let services = spec.services.mapValues { ServiceCluster(spec: $0, metrics: metrics, tracksLatency: hedgedAfterP95.contains($0.name)) }
+        let services = spec.services.mapValues {
+            ServiceCluster(spec: $0, metrics: metrics, tracksLatency: hedgedAfterP95.contains($0.name), grpc: grpcPools[$0.name])
+        }
         let transport: UpstreamTransport
         do {
             transport = try UpstreamTransport(group: group, services: services.values.flatMap { $0.instances.map(\.endpoint) })
@@ -127,7 +130,7 @@ public final class BFFServer: Service, Sendable {
                         plan: plan,
                         executor: executor,
                         cache: endpoint.cache.flatMap { spec in
-                            cache.map { EndpointCache(runtime: $0, spec: spec, variables: aggregate.calls.flatMap { $0.path.variables + $0.headers.flatMap(\.value.variables) }) }
+                            cache.map { EndpointCache(runtime: $0, spec: spec, variables: aggregate.calls.flatMap(\.variables)) }
                         }
                     ),
                     admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)

@@ -9,6 +9,8 @@ public struct UpstreamRequest: Sendable {
     /// A field written after `headers`, in place of any of theirs with the same name (the deadline
     /// header of a call on the gateway's own codec), so adding it copies no headers.
     var lastField: (name: String, value: String)?
+    /// Set, the request is a gRPC call: `target` is the method's path and this its message.
+    var grpc: GRPCRequest?
 
     /// `headers` with ``lastField`` in them, for clients that take headers whole (the TLS client).
     var allHeaders: HTTPHeaders {

@@ -17,6 +17,8 @@ public final class UpstreamTransport: Sendable {
     private let streamingPools: [ObjectIdentifier: UpstreamPool<UpstreamConnectionHandler>]
     private let group: any EventLoopGroup
     let tls: TLSUpstream
+    /// HTTP/2 connections to gRPC services.
+    let grpc = GRPCClient()
     /// Plain-HTTP upstream connections open right now, pooled or busy.
     let connections = ConnectionTally()
 
@@ -51,6 +53,9 @@ public final class UpstreamTransport: Sendable {
         deadline: NIODeadline,
         on preferredLoop: (any EventLoop)?
     ) async throws(UpstreamError) -> UpstreamResponse {
+        if let call = request.grpc {
+            return try await grpc.send(call, headers: request.allHeaders, to: service, deadline: deadline, on: eventLoop(preferring: preferredLoop))
+        }
         if service.isTLS { return try await tls.send(request, to: service, deadline: deadline) }
         let eventLoop = eventLoop(preferring: preferredLoop)
         let result: Result<UpstreamResponse, UpstreamError> = await eventLoop.awaitWork { completion in
@@ -126,6 +131,7 @@ public final class UpstreamTransport: Sendable {
 
     /// Closes every pooled connection; calls made afterwards fail to connect.
     public func shutdown() async {
+        await grpc.shutdown()
         for (loop, buffered) in bufferedPools {
             let streaming = streamingPools[loop]!
             try? await buffered.eventLoop.submit {

@@ -10,9 +10,10 @@ import Yams
 public enum SpecLoader {
     static let topLevelKeys = ["name", "listen", "tls", "http2", "admin_listen", "deadlines", "cache_store", "include", "services", "endpoints"] + EdgeSections.keys
     static let includeKeys = ["include", "services"] + EdgeSections.keys
-    static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file"] + resilienceServiceKeys
+    static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file", "grpc"] + resilienceServiceKeys
+    static let grpcKeys = ["descriptor_set"]
     static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit", "cache"]
-    static let callKeys = ["service", "path", "timeout", "required", "fallback", "headers", "hedge", "cache"]
+    static let callKeys = ["service", "path", "method", "body", "timeout", "required", "fallback", "headers", "hedge", "cache"]
     static let responseKeys = ["from", "fields", "limit"]
     static let proxyKeys = ["service", "path", "timeout", "websocket"]
     static let websocketKeys = ["idle_timeout", "max_message"]
@@ -212,6 +213,8 @@ public enum SpecLoader {
                             reader.report(field, "ca_file '\(path)' cannot be read", hint: "give a PEM file of CA certificates, relative to this spec")
                         }
                     }
+                case "grpc":
+                    service.grpc = readGRPC(field, reader: reader)
                 default:
                     readResilience(key, field, into: &service, reader: reader)
                 }
@@ -322,10 +325,22 @@ public enum SpecLoader {
             var service: String?
             var path: Template?
             var call = CallSpec(name: name, service: "", path: Template(text: "/", parts: []), location: reader.location(of: keyNode))
-            for (key, _, field) in fields {
+            for (key, keyField, field) in fields {
                 switch key {
                 case "service": service = reader.string(field, what: "service")
                 case "path": path = template(field, kind: .urlPath, reader: reader)
+                case "method":
+                    guard let method = reader.string(field, what: "method") else { continue }
+                    guard GRPCServiceSpec.isMethodName(method) else {
+                        reader.report(field, "method '\(method)' of call '\(name)' is not package.Service/Method", hint: "write e.g. 'method: users.v1.Users/GetUser'")
+                        continue
+                    }
+                    call.method = method
+                    if path != nil || fields.contains(where: { $0.key == "path" }) {
+                        reader.report(keyField, "call '\(name)' has both 'method' and 'path'", hint: "a gRPC call names its method; its path follows from it")
+                    }
+                    path = Template(text: "/" + method, parts: [.literal("/" + method)])
+                case "body": call.body = messageTemplate(field, reader: reader)
                 case "timeout": call.timeout = reader.duration(field, what: "timeout")
                 case "required": call.required = reader.bool(field, what: "required") ?? false
                 case "fallback": call.fallback = reader.json(field)
@@ -344,8 +359,8 @@ public enum SpecLoader {
                 if service == nil && !fields.contains(where: { $0.key == "service" }) {
                     reader.report(keyNode, "call '\(name)' has no service", hint: "add 'service: <name from services>'")
                 }
-                if path == nil && !fields.contains(where: { $0.key == "path" }) {
-                    reader.report(keyNode, "call '\(name)' has no path", hint: "add e.g. 'path: /users/{path.id}'")
+                if path == nil && !fields.contains(where: { $0.key == "path" || $0.key == "method" }) {
+                    reader.report(keyNode, "call '\(name)' has no path", hint: "add e.g. 'path: /users/{path.id}', or 'method:' for a gRPC service")
                 }
                 return nil
             }
@@ -425,7 +440,7 @@ public enum SpecLoader {
         return websocket
     }
 
-    private static func template(_ node: Node, kind: Template.Kind, reader: YAMLReader) -> Template? {
+    static func template(_ node: Node, kind: Template.Kind, reader: YAMLReader) -> Template? {
         guard let text = reader.string(node, what: "template") else { return nil }
         do {
             return try Template.parse(text, kind: kind)

@@ -92,6 +92,8 @@ public struct ServiceSpec: Sendable {
     public var outlier: OutlierSpec? = .default
     public var circuitBreaker: CircuitBreakerSpec?
     public var retry: RetrySpec?
+    /// Set, calls to the service are gRPC calls (`method:`), over HTTP/2.
+    public var grpc: GRPCServiceSpec?
     public var location: SourceLocation
 
     public static let defaultTimeout: Duration = .seconds(1)
@@ -253,6 +255,11 @@ public struct CallSpec: Sendable {
     public var cache: CacheSpec?
     /// A second request to another instance when the first is slow; nil sends none.
     public var hedge: HedgeSpec?
+    /// `method: users.v1.Users/GetUser` on a gRPC service; the call's ``path`` is then the method's
+    /// HTTP/2 path (`/users.v1.Users/GetUser`).
+    public var method: String?
+    /// The request message of a gRPC call; nil sends the empty message.
+    public var body: MessageTemplate?
     public var location: SourceLocation
 
     public init(
@@ -275,9 +282,14 @@ public struct CallSpec: Sendable {
         self.location = location
     }
 
+    /// Every placeholder of the call: its path, headers and message.
+    public var variables: [TemplateVariable] {
+        path.variables + headers.flatMap(\.value.variables) + (body?.variables ?? [])
+    }
+
     /// Every call this one reads from.
     public var dependencies: Set<String> {
-        headers.reduce(path.callDependencies) { $0.union($1.value.callDependencies) }
+        headers.reduce(path.callDependencies) { $0.union($1.value.callDependencies) }.union(body?.callDependencies ?? [])
     }
 }
 

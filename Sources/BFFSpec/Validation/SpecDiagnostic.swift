@@ -41,3 +41,10 @@ public struct SpecLoadError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }
+
+extension SpecDiagnostic {
+    /// The candidate nearest to `word` by edit distance, when one is near enough to suggest.
+    public static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
+        YAMLReader.closest(to: word, in: candidates)
+    }
+}

@@ -5,7 +5,7 @@ extension SpecValidator {
         spec.endpoints.flatMap { endpoint in
             let variables: [TemplateVariable]
             switch endpoint.kind {
-            case .aggregate(let aggregate): variables = aggregate.calls.flatMap { $0.path.variables + $0.headers.flatMap(\.value.variables) }
+            case .aggregate(let aggregate): variables = aggregate.calls.flatMap(\.variables)
             case .proxy(let proxy): variables = proxy.path.variables
             }
             return validate(endpoint.auth, route: endpoint.route, at: endpoint.location, variables: variables, spec: spec.edge)

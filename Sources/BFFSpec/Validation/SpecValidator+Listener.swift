@@ -11,7 +11,7 @@ extension SpecValidator {
             }
             let variables: [TemplateVariable]
             switch endpoint.kind {
-            case .aggregate(let aggregate): variables = aggregate.calls.flatMap { $0.path.variables + $0.headers.flatMap(\.value.variables) }
+            case .aggregate(let aggregate): variables = aggregate.calls.flatMap(\.variables)
             case .proxy(let proxy): variables = proxy.path.variables
             }
             if variables.contains(where: { $0.source == .tlsSubject }) {

@@ -34,6 +34,7 @@ public enum SpecValidator {
         }
         diagnostics += validateAuth(spec)
         diagnostics += validateClientCertificates(spec)
+        diagnostics += validateGRPC(spec)
         diagnostics += spec.endpoints.flatMap(validateCache)
         return diagnostics
     }
@@ -63,7 +64,7 @@ public enum SpecValidator {
             }
             diagnostics += validateService(call.service, at: call.location, services: services)
             diagnostics += validateCache(call)
-            let variables = call.path.variables + call.headers.flatMap(\.value.variables)
+            let variables = call.variables
             diagnostics += validatePathVariables(variables, route: route, at: call.location)
             for case .call(let target, _) in variables.map(\.source) {
                 if target == call.name {

@@ -2,6 +2,7 @@ import BFFProto
 import BFFSpec
 import NIOCore
 import NIOHPACK
+import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
@@ -92,6 +93,40 @@ final class GRPCClient: Sendable {
             throw .connectionClosed(service: endpoint.name)
         }
     }
+
+    /// A call of the fan-out: sends `call`'s message to its method and gives the reply back as a
+    /// service's JSON answer would come, so it is shaped, spliced and degraded like any other.
+    ///
+    /// OK is a 200 with the reply message in the proto3 JSON mapping; DEADLINE_EXCEEDED is a timeout;
+    /// any other status is the HTTP status grpc-gateway gives it (UNAVAILABLE a 503, which the
+    /// service's retry rules retry), with no body. A reply that does not decode as the method's
+    /// reply message is a malformed response.
+    func send(_ call: GRPCRequest, headers: HTTPHeaders, to endpoint: ServiceEndpoint, deadline: NIODeadline, on loop: any EventLoop) async throws(UpstreamError) -> UpstreamResponse {
+        let metadata = headers.compactMap { name, value -> (String, String)? in
+            let lowercased = name.lowercased()
+            return Self.reservedHeaders.contains(lowercased) ? nil : (lowercased, value)
+        }
+        let reply = try await unary(call.method.path, message: call.message, metadata: metadata, to: endpoint, deadline: deadline, maxReplyBytes: endpoint.maxBodyBytes, on: loop)
+        switch reply.status {
+        case .ok:
+            let json: JSONValue
+            do {
+                json = try ProtoJSON.decode(reply.payload ?? [], as: call.method.output, pool: call.method.pool)
+            } catch {
+                throw .malformedResponse(service: endpoint.name)
+            }
+            var bytes: [UInt8] = []
+            json.write(to: &bytes)
+            return UpstreamResponse(status: .ok, headers: ["content-type": "application/json"], body: ByteBuffer(bytes: bytes))
+        case .deadlineExceeded:
+            throw .timeout(service: endpoint.name, after: .nanoseconds(max(0, (deadline - .now()).nanoseconds)))
+        default:
+            return UpstreamResponse(status: HTTPResponseStatus(statusCode: reply.status.httpStatus), headers: ["grpc-status": String(reply.status.rawValue)], body: ByteBuffer())
+        }
+    }
+
+    /// Request headers the gRPC request sets itself, or that mean nothing on HTTP/2.
+    private static let reservedHeaders: Set<String> = ["host", "content-type", "content-length", "te", "grpc-timeout", "user-agent", "connection", "accept"]
 
     /// Closes every connection.
     func shutdown() async {
@@ -313,6 +348,26 @@ private final class GRPCUnaryCall: ChannelDuplexHandler, RemovableChannelHandler
         case "404": .unimplemented
         case "429", "502", "503", "504": .unavailable
         default: .unknown
+        }
+    }
+}
+
+extension GRPCStatus {
+    /// The HTTP status grpc-gateway answers this status with, for `_meta` and the retry rules.
+    var httpStatus: Int {
+        switch self {
+        case .ok: 200
+        case .cancelled: 499
+        case .invalidArgument, .failedPrecondition, .outOfRange: 400
+        case .unauthenticated: 401
+        case .permissionDenied: 403
+        case .notFound: 404
+        case .alreadyExists, .aborted: 409
+        case .resourceExhausted: 429
+        case .unimplemented: 501
+        case .unavailable: 503
+        case .deadlineExceeded: 504
+        case .unknown, .internal, .dataLoss: 500
         }
     }
 }
