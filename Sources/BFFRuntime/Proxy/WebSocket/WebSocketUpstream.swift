@@ -26,27 +26,11 @@ enum WebSocketUpstream {
         headTimeout: Duration,
         on eventLoop: any EventLoop
     ) async throws(UpstreamError) -> Handshake {
-        let tls: NIOSSLContext?
-        do {
-            tls = endpoint.isTLS ? try clientContext(caFile: endpoint.caFile) : nil
-        } catch {
-            throw .connectFailed(service: endpoint.name)
-        }
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(.nanoseconds(endpoint.connectTimeout.nanosecondsValue))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let name = endpoint.address == nil ? endpoint.host : nil
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
-                    }
-                    try channel.pipeline.syncOperations.addHandler(HandshakeReader(service: endpoint.name))
-                }
-            }
         let channel: any Channel
         do {
-            channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+            channel = try await endpoint.connect(on: eventLoop) { channel in
+                try channel.pipeline.syncOperations.addHandler(HandshakeReader(service: endpoint.name))
+            }.get()
         } catch {
             throw .connectFailed(service: endpoint.name)
         }
@@ -76,12 +60,6 @@ enum WebSocketUpstream {
     /// The `Sec-WebSocket-Accept` a server must answer `key` with (RFC 6455 §4.2.2).
     static func accept(for key: String) -> String {
         Data(Insecure.SHA1.hash(data: Data((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
-    }
-
-    private static func clientContext(caFile: String?) throws -> NIOSSLContext {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        if let caFile { configuration.trustRoots = .file(caFile) }
-        return try NIOSSLContext(configuration: configuration)
     }
 }
 

@@ -68,15 +68,19 @@ final class GRPCClient: Sendable {
             "user-agent": "swift-bff",
         ]
         for (name, value) in metadata { headers.add(name: name, value: value) }
+        let head = headers
         let reply = ReplyOnce(loop.makePromise(of: Reply.self))
-        let call = GRPCUnaryCall(
-            service: endpoint.name, headers: headers, message: GRPCMessage.frame(message),
-            deadline: deadline, budget: budget, maxReplyBytes: maxReplyBytes, reply: reply
-        )
+        let framed = GRPCMessage.frame(message)
         let stream = loop.makePromise(of: (any Channel).self)
         loop.execute {
             connection.streams.createStreamChannel(promise: stream) { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(call) }
+                channel.eventLoop.makeCompletedFuture {
+                    let call = GRPCUnaryCall(
+                        service: endpoint.name, headers: head, message: framed,
+                        deadline: deadline, budget: budget, maxReplyBytes: maxReplyBytes, reply: reply
+                    )
+                    try channel.pipeline.syncOperations.addHandler(call)
+                }
             }
         }
         stream.futureResult.whenFailure { _ in reply.complete(.failure(UpstreamError.connectionClosed(service: endpoint.name))) }
@@ -166,38 +170,13 @@ final class GRPCClient: Sendable {
     }
 
     private static func connect(to endpoint: ServiceEndpoint, on loop: any EventLoop) -> EventLoopFuture<Connection> {
-        let tls: NIOSSLContext?
-        do {
-            tls = endpoint.isTLS ? try clientContext(caFile: endpoint.caFile) : nil
-        } catch {
-            return loop.makeFailedFuture(error)
+        endpoint.connect(on: loop, alpn: ["h2"]).flatMap { channel in
+            channel.configureHTTP2Pipeline(
+                mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(),
+                inboundStreamInitializer: { stream in stream.close() }
+            )
+            .map { Connection(channel: channel, streams: $0) }
         }
-        return ClientBootstrap(group: loop)
-            .connectTimeout(.nanoseconds(endpoint.connectTimeout.nanosecondsValue))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        let name = endpoint.address == nil ? endpoint.host : nil
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
-                    }
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port)
-            .flatMap { channel in
-                channel.configureHTTP2Pipeline(
-                    mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(),
-                    inboundStreamInitializer: { stream in stream.close() }
-                )
-                .map { Connection(channel: channel, streams: $0) }
-            }
-    }
-
-    private static func clientContext(caFile: String?) throws -> NIOSSLContext {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.applicationProtocols = ["h2"]
-        if let caFile { configuration.trustRoots = .file(caFile) }
-        return try NIOSSLContext(configuration: configuration)
     }
 }
 
