@@ -25,6 +25,7 @@ modules=${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}
 nginx_port=8180
 nginx_h2_port=8181
 ours_port=8580
+grpc_port=9004
 warmup_secs=2
 
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -47,6 +48,9 @@ command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 if ((want_nginx)) && [[ ! -f $modules/ngx_http_js_module.so ]]; then missing+=(libnginx-mod-http-js); fi
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+if ((want_ours)) && ! python3 -c 'import grpc, google.protobuf' 2>/dev/null; then
+  die "the gRPC row's upstream needs Python's grpcio and protobuf: python3 -m pip install grpcio protobuf"
+fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
@@ -143,8 +147,22 @@ render "$here/upstreams.conf" "$tmp/upstreams.conf"
 render "$here/nginx-njs.conf" "$tmp/nginx-njs.conf"
 # The HTTP/2 rows: the same spec with h2c by prior knowledge beside HTTP/1.1 on the same port.
 { printf 'http2: true\n'; cat "$here/bench.yaml"; } > "$tmp/bench-h2.yaml"
+# The gRPC row: bench.yaml with the user call of /dashboard-grpc made to a gRPC service (grpcio, the
+# tests' stub, serving GetUser of the tests' descriptor set).
+descriptor_set=$root/Tests/BFFProtoTests/Resources/test.pb
+sed -e "s|^services:|services:\n  users-grpc: { url: \"http://127.0.0.1:$grpc_port\", timeout: 1s, grpc: { descriptor_set: $descriptor_set } }|" \
+  "$here/bench.yaml" > "$tmp/bench-grpc.yaml"
+cat >> "$tmp/bench-grpc.yaml" <<YAML
+  - route: GET /dashboard-grpc
+    auth: none
+    calls:
+      user: { service: users-grpc, method: bfftest.v1.Users/GetUser, body: { user_id: u1 } }
+      orders: { service: orders, path: /orders }
+      notifications: { service: notes, path: /notifications }
+YAML
 
 port_free_or_die 9001 9002 9003 "$nginx_port" "$nginx_h2_port" "$ours_port" "$((ours_port + 1000))"
+if ((want_ours)) && curl -s -o /dev/null --max-time 1 --http2-prior-knowledge "http://127.0.0.1:$grpc_port/"; then die "something already listens on 127.0.0.1:$grpc_port; stop it first"; fi
 
 # --- stub upstreams on CPU 0 ---------------------------------------------------------------------------------------
 taskset -c 0 nginx -p "$tmp/" -e "$tmp/upstreams.err" -c "$tmp/upstreams.conf" > "$tmp/upstreams.out" 2>&1 &
@@ -156,6 +174,11 @@ for u in 9001/users/u1 9002/orders 9003/notifications 9001/slow/u1 9002/slow/x 9
   [[ $code == 200 ]] || die "stub upstream http://127.0.0.1:$u answered $code, not 200 (log: $tmp/upstreams.err)"
 done
 
+if ((want_ours)); then
+  taskset -c 0 python3 "$root/Tests/Scripts/grpc_stub.py" --port "$grpc_port" --descriptor-set "$descriptor_set" > "$tmp/grpc.log" 2>&1 &
+  pids+=("$!")
+fi
+
 # --- gateways under test on CPU 1 ----------------------------------------------------------------------------------
 gw_pid=
 start_gw() { # nginx|ours|ours-protected|ours-h2 -> sets gw_pid, gw_port (HTTP/1.1), gw_h2_port, gw_log
@@ -164,13 +187,14 @@ start_gw() { # nginx|ours|ours-protected|ours-h2 -> sets gw_pid, gw_port (HTTP/1
       gw_port=$nginx_port; gw_h2_port=$nginx_h2_port; gw_log=$tmp/nginx-njs.err
       taskset -c 1 nginx -p "$tmp/" -e "$gw_log" -c "$tmp/nginx-njs.conf" > "$tmp/nginx-njs.out" 2>&1 &
       ;;
-    ours | ours-protected | ours-h2)
+    ours | ours-protected | ours-h2 | ours-grpc)
       # ours: no admin listener, so no metrics are recorded; ours-protected: bench-protected.yaml
       # (two instances per service, breakers, retries, ejection) with the admin listener and metrics on;
       # ours-h2: bench.yaml with http2: true.
       local spec=$here/bench.yaml admin=off
       if [[ $1 == ours-protected ]]; then spec=$here/bench-protected.yaml; admin=127.0.0.1:$((ours_port + 1000)); fi
       if [[ $1 == ours-h2 ]]; then spec=$tmp/bench-h2.yaml; fi
+      if [[ $1 == ours-grpc ]]; then spec=$tmp/bench-grpc.yaml; fi
       gw_h2_port=$ours_port
       gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
       # mobile-bff's Swift /v1/badges takes JWTs, so the spec declares a key; the benchmarked routes are public.
@@ -285,6 +309,7 @@ scenarios=(
   "3-call aggregation, 50 ms upstreams|/dashboard-slow|64|wrk"
   "3-call aggregation, 50 ms upstreams|/dashboard-slow|256|wrk"
   "3-call aggregation over HTTP/2 (h2c)|/dashboard|8x8|h2load"
+  "3-call aggregation, one call gRPC|/dashboard-grpc|64|wrk"
 )
 
 # Within a scenario the gateways take turns, one run each per round (each restarted for its run), so
@@ -295,8 +320,11 @@ for s in "${scenarios[@]}"; do
   runs_of=() requests_of=() ticks_of=() errors_of=()
   gateways=()
   nginx_label="nginx + njs"; [[ $path == /proxy/* ]] && nginx_label="nginx (proxy_pass)"
-  ((want_nginx)) && gateways+=("nginx|$nginx_label")
-  if ((want_ours)) && [[ $tool == h2load ]]; then
+  # nginx + njs cannot call a gRPC service: the gRPC row has no peer (compare it with the 3-call row).
+  ((want_nginx)) && [[ $path != /dashboard-grpc ]] && gateways+=("nginx|$nginx_label")
+  if ((want_ours)) && [[ $path == /dashboard-grpc ]]; then
+    gateways+=("ours-grpc|mobile-bff")
+  elif ((want_ours)) && [[ $tool == h2load ]]; then
     gateways+=("ours-h2|mobile-bff")
   elif ((want_ours)); then
     gateways+=("ours|mobile-bff")
