@@ -88,10 +88,18 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
-        // Seeded demo backend services used by `bff demo`, the tests and the benchmark.
+        // Seeded demo backend services (seven JSON services and a gRPC one) used by `bff demo`, the tests and the benchmark.
         .target(
             name: "BFFDemo",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: upcoming
         ),
         .executableTarget(name: "mobile-bff", dependencies: ["BFFClients"], swiftSettings: upcoming),

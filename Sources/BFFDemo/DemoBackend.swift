@@ -13,8 +13,9 @@ protocol DemoBackend: Sendable {
 
 extension DemoBackend {
     /// Builds the service's router: the demo switch in front of the operational routes and the service's own API.
-    func makeRouter() -> Router<DemoRequestContext> {
-        let demoSwitch = DemoSwitch()
+    ///
+    /// - Parameter demoSwitch: The switch `/_demo/mode` sets; shared with the service's gRPC API, if any.
+    func makeRouter(demoSwitch: DemoSwitch = DemoSwitch()) -> Router<DemoRequestContext> {
         let router = Router(context: DemoRequestContext.self)
         router.add(middleware: DemoSwitchMiddleware(demoSwitch: demoSwitch))
         OperationalRoutes(service: name, demoSwitch: demoSwitch).addRoutes(to: router)

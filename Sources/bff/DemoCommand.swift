@@ -11,7 +11,7 @@ import UnixSignals
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Start the seven demo services and all four BFFs in one process."
+        abstract: "Start the demo services (seven JSON, one gRPC) and all four BFFs in one process."
     )
 
     @Option(help: "Folder holding mobile.yaml, web.yaml, partner.yaml, admin.yaml and shared/.")
@@ -20,7 +20,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Also write each BFF's JSON access log to standard output.")
     var accessLog = false
 
-    @Flag(help: "Start only the seven demo services, for BFFs run as their own processes (compose, systemd).")
+    @Flag(help: "Start only the demo services, for BFFs run as their own processes (compose, systemd).")
     var servicesOnly = false
 
     func run() async throws {
@@ -32,7 +32,7 @@ struct DemoCommand: AsyncParsableCommand {
         let folder = try SpecsFolder.locate(specs)
         let logger = Logger(label: "bff.demo")
         let credentials = try await DemoCredentials.make()
-        var services: [any Service] = DemoServices.makeApplications(logger: logger)
+        var services: [any Service] = DemoServices.makeServices(logger: logger)
         var servers: [BFFServer] = []
         for (client, endpoints) in servicesOnly ? [] : ClientCatalogue.clients {
             let path = "\(folder)/\(client).yaml"
@@ -75,7 +75,8 @@ struct DemoCommand: AsyncParsableCommand {
     private func serviceLines() -> [String] {
         var lines = ["", "Demo services:"]
         for service in DemoServices.catalogue() {
-            lines.append("  \(service.name.padding(toLength: 16, withPad: " ", startingAt: 0)) http://127.0.0.1:\(service.port)")
+            let api = service.grpcService.map { "   gRPC \($0), HTTP/2 without TLS" } ?? ""
+            lines.append("  \(service.name.padding(toLength: 16, withPad: " ", startingAt: 0)) http://127.0.0.1:\(service.port)\(api)")
         }
         return lines
     }

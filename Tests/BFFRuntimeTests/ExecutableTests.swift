@@ -169,25 +169,6 @@ import Testing
         }
     }
 
-    @Test("bff demo --services-only serves the demo services and no BFF, and exits 0 on SIGTERM")
-    func demoServicesOnly() async throws {
-        let process = try ChildProcess(
-            executable: Self.binary("bff").path,
-            arguments: ["demo", "--services-only"],
-            workingDirectory: Self.repositoryRoot.path,
-            standardOutput: .discarded,
-            standardError: .discarded
-        )
-        let demo = RunningBFF(process: process, base: "http://127.0.0.1:9101")
-        defer { demo.kill() }
-        let up = await eventually(within: .seconds(10)) { await Self.status(demo.base + "/users/u1") == 200 }
-        #expect(up, "the demo's users service did not come up on 127.0.0.1:9101")
-        #expect(await Self.status("http://127.0.0.1:9107/health") == 200, "recommendations should answer too")
-        #expect(await Self.status("http://127.0.0.1:8081/health") == nil, "--services-only must not start mobile-bff")
-        demo.terminate()
-        #expect(try await demo.exitStatus(within: .seconds(5)) == 0)
-    }
-
     /// A BFF executable started by a test, on a free port of its own.
     struct RunningBFF {
         let process: ChildProcess

@@ -148,7 +148,7 @@ struct SpecLoaderTests {
         do {
             let spec = try SpecLoader.load(file: path)
             #expect(spec.name == name)
-            #expect(spec.services.count == 7, "every shipped spec includes the shared catalogue")
+            #expect(spec.services.count == 8, "every shipped spec includes the shared catalogue")
             #expect(!spec.endpoints.isEmpty)
         } catch {
             Issue.record("\(name).yaml did not load:\n\(error)")

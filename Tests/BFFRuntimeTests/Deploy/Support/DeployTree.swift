@@ -86,7 +86,7 @@ enum DeployTree {
     }
 
     /// `bff-specs/<client>.yaml` beside the shared include `variant` (a key of ``sharedIncludes``) and
-    /// the partner keys file, laid out in a temporary folder as a container sees /etc/bff.
+    /// the partner keys file and the gRPC descriptor sets, laid out in a temporary folder as a container sees /etc/bff.
     static func assembledSpec(client: String, variant: String) throws -> (folder: URL, spec: String) {
         guard let include = sharedIncludes[variant] else { throw DeployFileError(variant, "is not a shared include variant") }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deploy-\(client)-\(variant)-\(UUID().uuidString)")
@@ -96,6 +96,7 @@ enum DeployTree {
         try manager.copyItem(at: url("bff-specs/\(client).yaml"), to: folder.appendingPathComponent("\(client).yaml"))
         try manager.copyItem(at: url(include), to: folder.appendingPathComponent("shared/services.yaml"))
         try manager.copyItem(at: url("bff-specs/keys/partner.keys"), to: folder.appendingPathComponent("keys/partner.keys"))
+        try manager.copyItem(at: url("bff-specs/protos"), to: folder.appendingPathComponent("protos"))
         return (folder, folder.appendingPathComponent("\(client).yaml").path)
     }
 
@@ -131,17 +132,26 @@ enum DeployTree {
         try SpecLoader.load(file: url("bff-specs/\(client).yaml").path)
     }
 
-    /// The files a spec reads relative to its own folder: its includes and the API keys file.
+    /// The files a spec reads relative to its own folder: its includes, the API keys file and the
+    /// gRPC services' descriptor sets, each as a path from that folder.
     static func filesRead(byShippedSpec client: String) throws -> [String] {
-        let spec = try document("bff-specs/\(client).yaml")
-        var paths = (spec["include"]?.array() ?? []).compactMap(\.string)
-        var includes = paths
-        while let include = includes.popLast() {
-            let included = try document(resolve(include, from: "bff-specs/\(client).yaml"))
-            if let keys = included["auth"]?["api_keys"]?["file"]?.string { paths.append(keys) }
-            includes += (included["include"]?.array() ?? []).compactMap(\.string)
+        let specFile = "bff-specs/\(client).yaml"
+        let folder = (specFile as NSString).deletingLastPathComponent
+        var paths: [String] = []
+        var files = [specFile]
+        var seen: Set<String> = []
+        while let file = files.popLast() {
+            guard seen.insert(file).inserted else { continue }
+            let document = try document(file)
+            let includes = (document["include"]?.array() ?? []).compactMap(\.string).map { resolve($0, from: file) }
+            var read = includes
+            if let keys = document["auth"]?["api_keys"]?["file"]?.string { read.append(resolve(keys, from: file)) }
+            for (_, service) in document["services"]?.mapping ?? [:] {
+                if let descriptors = service["grpc"]?["descriptor_set"]?.string { read.append(resolve(descriptors, from: file)) }
+            }
+            paths += read.map { String($0.dropFirst(folder.count + 1)) }
+            files += includes
         }
-        if let keys = spec["auth"]?["api_keys"]?["file"]?.string { paths.append(keys) }
         return paths
     }
 }
