@@ -189,6 +189,7 @@ import Testing
     /// /health, hands it to `body`, and kills it afterwards if `body` left it running.
     static func withBFF(
         _ executable: String,
+        subcommand: [String] = [],
         spec: String,
         arguments: [String],
         environment: [String: String] = [:],
@@ -201,7 +202,7 @@ import Testing
 
         let process = try ChildProcess(
             executable: binary(executable).path,
-            arguments: ["--spec", file, "--listen", "127.0.0.1:\(port)", "--no-access-log"] + arguments,
+            arguments: subcommand + ["--spec", file, "--listen", "127.0.0.1:\(port)", "--no-access-log"] + arguments,
             environment: .inherited(adding: environment),
             standardOutput: .discarded,
             standardError: .discarded

@@ -15,9 +15,16 @@ public enum ClientLauncher {
         } catch {
             ClientOptions.exit(withError: error)
         }
+        await run(specPath: flags.specPath(client: client, environment: environment), flags: flags, swiftEndpoints: swiftEndpoints, name: "\(client)-bff")
+    }
+
+    /// Loads the spec at `specPath`, serves it with `swiftEndpoints` until SIGTERM/SIGINT, and
+    /// exits 1 with every problem (file:line) if it does not load; for the executables and `bff serve`.
+    /// - Parameter name: What error lines are prefixed with (`web-bff`, `bff serve`).
+    public static func run(specPath path: String, flags: ClientOptions, swiftEndpoints: [SwiftEndpoint], name: String) async {
+        let environment = ProcessInfo.processInfo.environment
         let level = environment["BFF_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
-        let path = flags.specPath(client: client, environment: environment)
         do {
             var spec = try SpecLoader.load(file: path)
             spec.tls = try flags.tls(spec: spec, environment: environment)
@@ -25,12 +32,16 @@ public enum ClientLauncher {
             let server = try await BFFServer(spec: spec, swiftEndpoints: swiftEndpoints, options: options)
             try await server.runUntilSignalled()
         } catch let error as SpecLoadError {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            var lines = [error.description]
+            if error.diagnostics.contains(where: { $0.location.file.hasSuffix(".swift") }) {
+                lines.append("\(name) adds Swift-declared endpoints, and \(path) lacks what they need; a BFF of the spec alone runs with `bff serve \(path)`")
+            }
+            FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             Foundation.exit(1)
         } catch let error as ValidationError {
             ClientOptions.exit(withError: error)
         } catch {
-            FileHandle.standardError.write(Data("\(client)-bff: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
             Foundation.exit(1)
         }
     }
