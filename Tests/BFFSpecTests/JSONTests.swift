@@ -151,6 +151,25 @@ struct JSONWriterTests {
         #expect(try JSONParser.parse(text).jsonText == text)
     }
 
+    @Test("indented text puts each member on its own line, two spaces a level, and reads back unchanged")
+    func writesIndented() throws {
+        let value: JSONValue = ["a": [1, "x"], "e": [], "o": [:], "n": ["k": nil]]
+        #expect(value.indentedJSONText == """
+            {
+              "a": [
+                1,
+                "x"
+              ],
+              "e": [],
+              "o": {},
+              "n": {
+                "k": null
+              }
+            }
+            """)
+        #expect(try JSONParser.parse(value.indentedJSONText) == value)
+    }
+
     @Test("template text of scalars")
     func templateText() {
         #expect(JSONValue.string("a b").templateText == "a b")

@@ -73,3 +73,44 @@ extension JSONValue {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension JSONValue {
+    /// This value's JSON text over several lines, each level indented by two spaces, for files people read and diff.
+    public var indentedJSONText: String {
+        var bytes: [UInt8] = []
+        writeIndented(to: &bytes, level: 0)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private func writeIndented(to sink: inout [UInt8], level: Int) {
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            sink.writeJSONByte(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { sink.writeJSONByte(UInt8(ascii: ",")) }
+                Self.newline(in: &sink, level: level + 1)
+                item.writeIndented(to: &sink, level: level + 1)
+            }
+            Self.newline(in: &sink, level: level)
+            sink.writeJSONByte(UInt8(ascii: "]"))
+        case .object(let members) where !members.isEmpty:
+            sink.writeJSONByte(UInt8(ascii: "{"))
+            for (i, (key, value)) in members.enumerated() {
+                if i > 0 { sink.writeJSONByte(UInt8(ascii: ",")) }
+                Self.newline(in: &sink, level: level + 1)
+                Self.writeString(key, to: &sink)
+                sink.writeJSONBytes(": ".utf8)
+                value.writeIndented(to: &sink, level: level + 1)
+            }
+            Self.newline(in: &sink, level: level)
+            sink.writeJSONByte(UInt8(ascii: "}"))
+        default:
+            write(to: &sink)
+        }
+    }
+
+    private static func newline(in sink: inout [UInt8], level: Int) {
+        sink.writeJSONByte(UInt8(ascii: "\n"))
+        sink.writeJSONBytes(repeatElement(UInt8(ascii: " "), count: 2 * level))
+    }
+}
