@@ -1,10 +1,10 @@
 import Yams
 
 extension SpecLoader {
-    static let callCacheKeys = ["ttl", "stale_if_error", "stale_while_revalidate", "shared"]
+    static let callCacheKeys = SpecGrammar.callCache.keys
     /// An endpoint's body is composed by the gateway, so there is no upstream to fall back to or revalidate.
-    static let endpointCacheKeys = ["ttl", "shared"]
-    static let cacheStoreKeys = ["max_bytes", "redis", "timeout"]
+    static let endpointCacheKeys = SpecGrammar.endpointCache.keys
+    static let cacheStoreKeys = SpecGrammar.cacheStore.keys
 
     /// Where a `cache:` section stands, which decides the keys it may hold.
     enum CacheSite {

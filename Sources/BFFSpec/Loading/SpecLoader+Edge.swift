@@ -4,7 +4,7 @@ import Yams
 /// The edge sections a spec file may declare (also in an include, as family-wide defaults).
 /// A section set in the client's own file replaces the included one as a whole.
 struct EdgeSections {
-    static let keys = ["auth", "plans", "rate_limits", "trusted_proxies", "cors", "limits", "security_headers"]
+    static let keys = SpecGrammar.edgeFields.map(\.key)
 
     var auth: AuthSpec?
     var plans: [String: PlanSpec]?
@@ -39,18 +39,18 @@ struct EdgeSections {
 }
 
 extension SpecLoader {
-    static let authKeys = ["jwt", "api_keys", "forward_claims"]
-    static let jwtKeys = ["issuer", "audience", "leeway", "keys", "jwks", "roles_claim", "scopes_claim"]
-    static let jwtKeyKeys = ["kid", "alg", "secret_env", "secret_file", "pem_file"]
-    static let jwksKeys = ["url", "refresh", "min_interval", "timeout", "max_bytes", "ca_file"]
-    static let apiKeyKeys = ["file", "env", "header", "reload"]
-    static let planKeys = ["rate", "burst", "quota"]
-    static let rateLimitsKeys = ["store", "max_keys", "on_store_error", "timeout", "limits"]
-    static let rateLimitKeys = ["key", "rate", "burst"]
-    static let corsKeys = ["origins", "credentials", "max_age", "allow_headers", "expose_headers"]
-    static let limitsKeys = ["request_line", "headers", "header_fields", "body", "proxy_body", "header_timeout", "idle_timeout", "max_connections"]
-    static let securityHeadersKeys = ["hsts_max_age", "html_csp"]
-    static let requireKeys = ["roles", "scopes", "tls_subjects"]
+    static let authKeys = SpecGrammar.auth.keys
+    static let jwtKeys = SpecGrammar.jwt.keys
+    static let jwtKeyKeys = SpecGrammar.jwtKey.keys
+    static let jwksKeys = SpecGrammar.jwks.keys
+    static let apiKeyKeys = SpecGrammar.apiKeys.keys
+    static let planKeys = SpecGrammar.plan.keys
+    static let rateLimitsKeys = SpecGrammar.rateLimits.keys
+    static let rateLimitKeys = SpecGrammar.rateLimit.keys
+    static let corsKeys = SpecGrammar.cors.keys
+    static let limitsKeys = SpecGrammar.limits.keys
+    static let securityHeadersKeys = SpecGrammar.securityHeaders.keys
+    static let requireKeys = SpecGrammar.require.keys
 
     /// Reads one edge section into `sections`; `key` is one of ``EdgeSections/keys``.
     static func readEdgeSection(_ key: String, _ node: Node, into sections: inout EdgeSections, reader: YAMLReader) {

@@ -2,8 +2,8 @@ import Foundation
 import Yams
 
 extension SpecLoader {
-    static let tlsKeys = ["cert_file", "key_file", "min_version", "client_ca_file"]
-    static let http2Keys = ["enabled", "max_concurrent_streams", "max_resets", "reset_window"]
+    static let tlsKeys = SpecGrammar.tls.keys
+    static let http2Keys = SpecGrammar.http2.keys
 
     /// Reads `tls:`; `key` is the `tls` key itself, where the section's problems are reported.
     static func readTLS(_ node: Node, key keyNode: Node, reader: YAMLReader) -> TLSSpec? {

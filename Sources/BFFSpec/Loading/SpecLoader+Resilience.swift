@@ -3,14 +3,14 @@ import Yams
 // MARK: Instances, balancing, health, ejection, breakers, retries, hedging, deadlines
 
 extension SpecLoader {
-    static let resilienceServiceKeys = ["balance", "health_check", "outlier", "circuit_breaker", "retry"]
-    static let instanceKeys = ["url", "weight"]
-    static let healthCheckKeys = ["path", "interval", "timeout", "healthy", "unhealthy"]
-    static let outlierKeys = ["consecutive_failures", "ejection", "max_ejection", "max_ejected"]
-    static let breakerKeys = ["window", "min_requests", "failure_rate", "open_for", "half_open_probes"]
-    static let retryKeys = ["attempts", "backoff", "max_backoff", "budget", "min_per_second"]
-    static let hedgeKeys = ["after", "max"]
-    static let deadlineKeys = ["header", "min_remaining"]
+    static let resilienceServiceKeys = SpecGrammar.resilienceServiceFields.map(\.key)
+    static let instanceKeys = SpecGrammar.instance.keys
+    static let healthCheckKeys = SpecGrammar.healthCheck.keys
+    static let outlierKeys = SpecGrammar.outlier.keys
+    static let breakerKeys = SpecGrammar.circuitBreaker.keys
+    static let retryKeys = SpecGrammar.retry.keys
+    static let hedgeKeys = SpecGrammar.hedge.keys
+    static let deadlineKeys = SpecGrammar.deadlines.keys
 
     /// `urls: [http://a:1, { url: http://b:1, weight: 3 }]`.
     static func readInstances(_ node: Node, service: String, reader: YAMLReader) -> [ServiceInstanceSpec]? {

@@ -8,15 +8,15 @@ import Yams
 /// let spec = try SpecLoader.load(file: "bff-specs/mobile.yaml")
 /// ```
 public enum SpecLoader {
-    static let topLevelKeys = ["name", "listen", "tls", "http2", "admin_listen", "deadlines", "cache_store", "include", "services", "endpoints"] + EdgeSections.keys
-    static let includeKeys = ["include", "services"] + EdgeSections.keys
-    static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file", "grpc"] + resilienceServiceKeys
-    static let grpcKeys = ["descriptor_set"]
-    static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit", "cache"]
-    static let callKeys = ["service", "path", "method", "body", "timeout", "required", "fallback", "headers", "hedge", "cache"]
-    static let responseKeys = ["from", "fields", "limit"]
-    static let proxyKeys = ["service", "path", "timeout", "websocket"]
-    static let websocketKeys = ["idle_timeout", "max_message"]
+    static let topLevelKeys = SpecGrammar.spec.keys
+    static let includeKeys = SpecGrammar.include.keys
+    static let serviceKeys = SpecGrammar.service.keys
+    static let grpcKeys = SpecGrammar.grpc.keys
+    static let endpointKeys = SpecGrammar.endpoint.keys
+    static let callKeys = SpecGrammar.call.keys
+    static let responseKeys = SpecGrammar.responseField.keys
+    static let proxyKeys = SpecGrammar.proxy.keys
+    static let websocketKeys = SpecGrammar.websocket.keys
 
     /// Loads and validates the spec at `path`.
     /// - Throws: ``SpecLoadError`` listing every problem, each with file:line and what to do.

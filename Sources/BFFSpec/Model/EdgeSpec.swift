@@ -216,7 +216,7 @@ public struct APIKeySpec: Sendable {
 
 /// How an endpoint admits callers: `auth: none | jwt | api_key | [jwt, api_key]` plus `require:`.
 public struct EndpointAuthSpec: Sendable {
-    public enum Method: String, Sendable, Hashable {
+    public enum Method: String, Sendable, Hashable, CaseIterable {
         case none
         case jwt
         case apiKey = "api_key"
@@ -339,7 +339,7 @@ public struct RateLimitsSpec: Sendable {
         case redis(RedisURL)
     }
 
-    public enum OnStoreError: String, Sendable {
+    public enum OnStoreError: String, Sendable, CaseIterable {
         case allow
         case deny
     }
