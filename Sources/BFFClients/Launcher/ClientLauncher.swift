@@ -5,7 +5,7 @@ import Foundation
 import Logging
 
 /// The whole `main` of a BFF executable: parse flags, load its spec, add its Swift endpoints, run
-/// until SIGTERM/SIGINT, drain, exit 0. A bad spec prints every problem with file:line and exits 1.
+/// until SIGTERM/SIGINT (reloading the spec on SIGHUP), drain, exit 0. A bad spec prints every problem with file:line and exits 1.
 public enum ClientLauncher {
     public static func main(client: String, swiftEndpoints: [SwiftEndpoint]) async {
         let environment = ProcessInfo.processInfo.environment
@@ -26,10 +26,15 @@ public enum ClientLauncher {
         let level = environment["BFF_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
         do {
-            var spec = try SpecLoader.load(file: path)
-            spec.tls = try flags.tls(spec: spec, environment: environment)
+            // A reload (SIGHUP, POST /admin/reload, --watch) reads the spec the same way, flags applied.
+            let load: BFFServer.SpecSource = {
+                var spec = try SpecLoader.load(file: path)
+                spec.tls = try flags.tls(spec: spec, environment: environment)
+                return spec
+            }
+            let spec = try load()
             let options = try flags.serverOptions(spec: spec, environment: environment)
-            let server = try await BFFServer(spec: spec, swiftEndpoints: swiftEndpoints, options: options)
+            let server = try await BFFServer(spec: spec, swiftEndpoints: swiftEndpoints, options: options, reloadFrom: load)
             try await server.runUntilSignalled()
         } catch let error as SpecLoadError {
             var lines = [error.description]

@@ -4,7 +4,7 @@ import BFFSpec
 import Foundation
 
 /// Flags every BFF executable takes; each has an environment variable for container use.
-public struct ClientOptions: ParsableCommand {
+public struct ClientOptions: ParsableCommand, Sendable {
     /// Help and errors name the executable that runs (`partner-bff`), not this type.
     public static var configuration: CommandConfiguration {
         CommandConfiguration(
@@ -36,6 +36,9 @@ public struct ClientOptions: ParsableCommand {
 
     @Option(help: "Seconds after SIGTERM to keep accepting while /ready answers 503, before draining (env BFF_PRE_DRAIN_SECONDS; default 0).")
     public var preDrainSeconds: Double?
+
+    @Flag(help: "Reload the spec when it, a file it includes, or a key or CA file it names changes, looking every BFF_WATCH_SECONDS (default 1) (env BFF_WATCH=on); SIGHUP and POST /admin/reload reload without it.")
+    public var watch = false
 
     @Flag(help: "Do not write the JSON access log (env BFF_ACCESS_LOG=off).")
     public var noAccessLog = false
@@ -98,6 +101,9 @@ public struct ClientOptions: ParsableCommand {
         options.adminListen = try Self.adminAddress(flag: adminListen ?? environment["BFF_ADMIN_LISTEN"], spec: spec.adminListen, publicAddress: address)
         options.accessLog = noAccessLog || environment["BFF_ACCESS_LOG"] == "off" ? nil : .standardOutput
         options.fastAggregations = !(noFastAggregations || environment["BFF_FAST_AGGREGATIONS"] == "off")
+        if watch || environment["BFF_WATCH"] == "on" {
+            options.watchInterval = .milliseconds(Int64(((environment["BFF_WATCH_SECONDS"].flatMap(Double.init) ?? 1) * 1000).rounded()))
+        }
         return options
     }
 

@@ -1,4 +1,5 @@
 import BFFSpec
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -8,7 +9,9 @@ import Prometheus
 /// The operator's listener, apart from the public one: `/metrics` (Prometheus text),
 /// `/admin/breakers` (each service's breaker and instances), `POST /admin/cache/purge?prefix=`
 /// (drops cached answers whose key starts with the prefix, in the Redis every replica shares when
-/// the cache keeps them there), `/health` and `/ready`. Bound to
+/// the cache keeps them there), `POST /admin/reload` (reads the spec again and swaps it in, or
+/// answers 422 with every problem), `/admin/spec` (the generation serving and the last reload),
+/// `/health` and `/ready`. Bound to
 /// loopback unless told otherwise, so metrics never leave the machine (or the pod) by accident.
 enum AdminListener {
     /// The admin application for one BFF; it runs beside the public one and stops with it.
@@ -19,9 +22,7 @@ enum AdminListener {
         name: String,
         metrics: BFFMetrics,
         readiness: Readiness,
-        clusters: [String: ServiceCluster],
-        upstreamConnections: ConnectionTally,
-        cache: CacheRuntime?,
+        server: BFFServer,
         group: any EventLoopGroup,
         logger: Logger,
         onListening: (@Sendable (Int) async -> Void)?
@@ -32,8 +33,9 @@ enum AdminListener {
             help: "Plain-HTTP connections to services open right now, pooled or busy (TLS services are pooled by AsyncHTTPClient)."
         )
         router.get("metrics") { _, _ -> Response in
-            for cluster in clusters.values { cluster.refreshGauges() }
-            openConnections.set(Double(upstreamConnections.count))
+            let generation = server.currentGeneration
+            for cluster in generation.clusters.values { cluster.refreshGauges() }
+            openConnections.set(Double(generation.transport.connections.count))
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
@@ -41,6 +43,7 @@ enum AdminListener {
             )
         }
         router.get("admin/breakers") { _, _ -> Response in
+            let clusters = server.currentGeneration.clusters
             var body: [UInt8] = []
             JSONValue.object(clusters.keys.sorted().map { ($0, clusters[$0]!.statusJSON) }).write(to: &body)
             return Response(
@@ -60,7 +63,7 @@ enum AdminListener {
             }
             let purged: Int
             do {
-                purged = try await cache?.store.purge(prefix: prefix) ?? 0
+                purged = try await server.currentGeneration.cache?.store.purge(prefix: prefix) ?? 0
             } catch {
                 logger.error("cache purge failed", metadata: ["prefix": .string(prefix), "error": "\(error)"])
                 var body: [UInt8] = []
@@ -76,6 +79,22 @@ enum AdminListener {
                 body: .init(byteBuffer: ByteBuffer(string: #"{"purged":\#(purged)}"#))
             )
         }
+        router.post("admin/reload") { request, _ -> Response in
+            let outcome = await server.reload(reason: "admin")
+            return reloadAnswer(outcome, requestID: RequestIDMiddleware.requestID(sent: request.headers[.requestID]))
+        }
+        router.get("admin/spec") { _, _ -> Response in
+            let generation = server.currentGeneration
+            var members: [(String, JSONValue)] = [
+                ("name", .string(generation.spec.name)),
+                ("file", .string(generation.spec.file)),
+                ("generation", .number(Double(generation.number))),
+                ("loaded_at", .string(ISO8601DateFormatter().string(from: generation.loadedAt))),
+                ("routes", .array(generation.router.descriptions.map { .string($0) })),
+            ]
+            members.append(("last_reload", server.lastReloadOutcome?.json ?? .null))
+            return json(.ok, .object(members))
+        }
         router.get("health") { _, _ in status(.ok, "ok") }
         router.get("ready") { _, _ in readiness.isReady ? status(.ok, "ready") : status(.serviceUnavailable, "draining") }
         return Application(
@@ -89,6 +108,29 @@ enum AdminListener {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
+    }
+
+    /// `/admin/reload`'s answer: 200 with what was kept and what needs a restart, 422 problem+json
+    /// listing each problem at file:line when the spec was refused, 409 when there is no file to read.
+    private static func reloadAnswer(_ outcome: ReloadOutcome, requestID: String) -> Response {
+        switch outcome.result {
+        case .applied:
+            return json(.ok, outcome.json)
+        case .invalid, .unavailable:
+            let status: HTTPResponse.Status = outcome.result == .invalid ? .unprocessableContent : .conflict
+            var problem = Problem(status, outcome.message, extensions: outcome.diagnostics.isEmpty ? [] : [("errors", .array(outcome.diagnostics.map(ReloadOutcome.json)))])
+            problem.headers[.cacheControl] = "no-store"
+            let (fields, body) = problem.encoded(requestID: requestID, instance: "/admin/reload")
+            var headers = fields
+            headers[.requestID] = requestID
+            return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+        }
+    }
+
+    private static func json(_ code: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var body: [UInt8] = []
+        value.write(to: &body)
+        return Response(status: code, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     private static func status(_ code: HTTPResponse.Status, _ text: String) -> Response {

@@ -5,8 +5,9 @@ import NIOHTTPTypesHTTP1
 
 /// Hummingbird's HTTP/1 child channel, with each connection's task pinned to its event loop,
 /// ``RequestHeadGuard`` in front of the HTTP decoder (handing plain GETs it decoded itself straight
-/// to the HTTPTypes side) and, when given routes, a ``FastAggregationHandler`` in front of
-/// Hummingbird's request handling.
+/// to the HTTPTypes side) and, when given the server's generations, a ``FastAggregationHandler``
+/// (answering the aggregation routes of the generation serving) in front of Hummingbird's request
+/// handling.
 struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -14,7 +15,7 @@ struct EventLoopPinnedHTTP1Channel: ServerChildChannel {
     let executors: [ObjectIdentifier: EventLoopExecutor]
     let ingress: IngressPolicy
     let connections: ConnectionBudget
-    let fastAggregations: FastAggregations?
+    let fastAggregations: GenerationSlot?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {

@@ -18,6 +18,10 @@ final class BFFMetrics: Sendable {
     /// Look-ups and stores the cache's Redis failed or answered too late (each then a miss, or not kept).
     let cacheStoreErrors: Counter
     private let cacheRequests: [CacheResult: Counter]
+    /// Spec reloads by result: applied, invalid (refused; the old spec kept serving), unavailable.
+    let specReloads: [ReloadOutcome.Result: Counter]
+    /// The generation of the spec serving now: 1 at start, one more per applied reload.
+    let specGeneration: Gauge
 
     private struct Series {
         var requests: [RequestKey: Counter] = [:]
@@ -59,6 +63,20 @@ final class BFFMetrics: Sendable {
             help: "Cache look-ups and stores the Redis store failed or answered too late; each look-up was a miss, each store kept nothing."
         )
         let registry = self.registry
+        specReloads = Dictionary(
+            uniqueKeysWithValues: [ReloadOutcome.Result.applied, .invalid, .unavailable].map { result in
+                (
+                    result,
+                    registry.counter(
+                        "bff_spec_reloads_total",
+                        labels: [("result", result.rawValue)],
+                        help: "Spec reloads (SIGHUP, POST /admin/reload, --watch) by result: applied, invalid (refused whole; the previous spec kept serving), unavailable (no spec file)."
+                    )
+                )
+            }
+        )
+        specGeneration = registry.gauge("bff_spec_generation", help: "The spec serving now: 1 as started, one more per applied reload.")
+        specGeneration.set(Int64(1))
         cacheRequests = Dictionary(
             uniqueKeysWithValues: CacheResult.allCases.map { result in
                 (

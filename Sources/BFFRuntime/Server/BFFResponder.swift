@@ -85,15 +85,16 @@ struct BFFResponder: HTTPResponder {
 /// required call needs has no instance passing its health checks.
 final class Readiness: Sendable {
     private let draining = Atomic<Bool>(false)
-    /// Services that required calls depend on.
-    let required: [ServiceCluster]
+    /// Services that required calls depend on, as of the spec now serving (a reload replaces them).
+    private let required: Mutex<[ServiceCluster]>
 
     init(required: [ServiceCluster] = []) {
-        self.required = required
+        self.required = Mutex(required)
     }
 
-    var isReady: Bool { !draining.load(ordering: .relaxed) && required.allSatisfy(\.hasHealthyInstance) }
+    var isReady: Bool { !draining.load(ordering: .relaxed) && required.withLock { $0.allSatisfy(\.hasHealthyInstance) } }
     func startDraining() { draining.store(true, ordering: .relaxed) }
+    func require(_ clusters: [ServiceCluster]) { required.withLock { $0 = clusters } }
 }
 
 /// Folds middleware around a responder once, at start-up.

@@ -4,8 +4,11 @@ import HummingbirdCore
 public import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 public import ServiceLifecycle
+import Synchronization
 import UnixSignals
+import Foundation
 
 /// One BFF: a spec and its Swift endpoints compiled into a router, served by Hummingbird with
 /// upstream calls on the same event loops.
@@ -19,18 +22,23 @@ import UnixSignals
 /// try await server.runUntilSignalled()
 /// ```
 public final class BFFServer: Service, Sendable {
-    public let spec: ClientSpec
+    /// The spec serving now (a reload replaces it).
+    public var spec: ClientSpec { slot.generation.spec }
     public let options: ServerOptions
     private let group: MultiThreadedEventLoopGroup
-    private let transport: UpstreamTransport
-    /// Every service's instances and protection state, by name.
-    private let clusters: [String: ServiceCluster]
-    private let router: Router
-    private let edge: EdgeRuntime
+    /// The compiled spec requests are served by; a reload swaps it.
+    private let slot: GenerationSlot
+    /// The spec the listeners were built from: what a reload cannot change is compared with it.
+    private let startSpec: ClientSpec
+    private let swiftEndpoints: [SwiftEndpoint]
+    /// Where a reload reads the spec again; nil when the spec has no file.
+    private let source: SpecSource?
     private let readiness: Readiness
-    private let healthChecker: HealthChecker
-    /// The store and coalescer behind every `cache:`; nil when nothing caches.
-    private let cache: CacheRuntime?
+    private let background: BackgroundWork
+    /// The background jobs of each part now running, by the part's identity.
+    private let jobs = Mutex<[ObjectIdentifier: BackgroundWork.Job]>([:])
+    private let reloads = Turnstile()
+    private let lastReload = Mutex<ReloadOutcome?>(nil)
     /// The public listener's certificate when the spec has `tls:`.
     private let tls: TLSCredentials?
     private let metrics = BFFMetrics()
@@ -38,9 +46,14 @@ public final class BFFServer: Service, Sendable {
     private let onListening: (@Sendable (Int) async -> Void)?
     private let onAdminListening: (@Sendable (Int) async -> Void)?
 
+    /// Reads a spec again for a reload; it throws ``SpecLoadError`` for a spec that does not load.
+    public typealias SpecSource = @Sendable () throws -> ClientSpec
+
     /// Compiles `spec` and `swiftEndpoints`, and reads the credentials the spec names (JWT secrets
     /// and keys, the API keys file).
     /// - Parameters:
+    ///   - reloadFrom: how a reload (SIGHUP, `POST /admin/reload`, `--watch`) reads the spec again;
+    ///     by default the spec's file, when it is one on disk.
     ///   - onListening: called with the bound port once the server accepts connections.
     ///   - onAdminListening: called with the admin listener's bound port once it accepts connections.
     ///   - validateOnly: compile routes without reading secrets or key files, to check a spec
@@ -52,187 +65,67 @@ public final class BFFServer: Service, Sendable {
         options: ServerOptions,
         logger: Logger? = nil,
         validateOnly: Bool = false,
+        reloadFrom source: SpecSource? = nil,
         onListening: (@Sendable (Int) async -> Void)? = nil,
         onAdminListening: (@Sendable (Int) async -> Void)? = nil
     ) async throws(SpecLoadError) {
-        self.spec = spec
         self.options = options
-        self.logger = logger ?? Logger(label: "bff.\(spec.name)")
+        let logger = logger ?? Logger(label: "bff.\(spec.name)")
+        self.logger = logger
         self.onListening = onListening
         self.onAdminListening = onAdminListening
-        let serverLogger = self.logger
-        tls = try spec.tls.map { tls throws(SpecLoadError) in try TLSCredentials(spec: tls, offerHTTP2: spec.http2.overTLS, logger: serverLogger) }
-        let grpcPools = try Self.grpcPools(for: spec)
+        self.startSpec = spec
+        self.swiftEndpoints = swiftEndpoints
+        let file = spec.file
+        self.source = source ?? (FileManager.default.fileExists(atPath: file) ? { @Sendable () throws(SpecLoadError) -> ClientSpec in try SpecLoader.load(file: file) } : nil)
+        tls = try spec.tls.map { tls throws(SpecLoadError) in try TLSCredentials(spec: tls, offerHTTP2: spec.http2.overTLS, logger: logger) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
-        let metrics = self.metrics
-        // Every call the server will make, YAML and Swift; what services must track follows from them.
-        let declaredCalls = spec.endpoints.flatMap { endpoint -> [CallSpec] in
-            guard case .aggregate(let aggregate) = endpoint.kind else { return [] }
-            return aggregate.calls
-        } + swiftEndpoints.flatMap { (try? $0.spec())?.1.calls ?? [] }
-        let hedgedAfterP95 = Set(declaredCalls.filter { $0.hedge?.after == .p95 }.map(\.service))
-        let services = spec.services.mapValues {
-            ServiceCluster(spec: $0, metrics: metrics, tracksLatency: hedgedAfterP95.contains($0.name), grpc: grpcPools[$0.name])
-        }
-        let transport: UpstreamTransport
-        do {
-            transport = try UpstreamTransport(group: group, services: services.values.flatMap { $0.instances.map(\.endpoint) })
-        } catch {
-            try? await group.shutdownGracefully()
-            let tlsServices = spec.services.values.filter { $0.caFile != nil }
-            throw SpecLoadError(tlsServices.map { SpecDiagnostic($0.location, "service '\($0.name)': ca_file is not a PEM certificate file", hint: "give a PEM file of CA certificates") })
-        }
         self.group = group
-        self.transport = transport
-        self.clusters = services
-        let runner = CallRunner(transport: transport, deadlines: spec.deadlines)
-        let caches = spec.endpoints.contains { endpoint in
-            if endpoint.cache != nil { return true }
-            guard case .aggregate(let aggregate) = endpoint.kind else { return false }
-            return aggregate.calls.contains { $0.cache != nil }
-        } || swiftEndpoints.contains { $0.calls.contains { $0.cache != nil } }
-        // A Redis store connects on first use, so `bff validate` never reaches out to it.
-        let cache = caches
-            ? CacheRuntime(spec: spec.cacheStore, bff: spec.name, apiKeyHeader: spec.edge.auth?.apiKeys?.header, metrics: metrics, group: group, logger: self.logger)
-            : nil
-        self.cache = cache
-        let executor = FanOutExecutor(runner: runner, cache: cache)
-        let limited = !spec.edge.rateLimits.limits.isEmpty || !spec.edge.plans.isEmpty || spec.endpoints.contains { !$0.rateLimits.isEmpty }
-            || swiftEndpoints.contains { !$0.rateLimits.isEmpty }
-        let edge: EdgeRuntime
+        let readiness = Readiness()
+        self.readiness = readiness
+        background = BackgroundWork(logger: logger)
         do {
-            edge = try await EdgeRuntime(
-                spec: spec,
-                limited: limited,
-                loadCredentials: !validateOnly,
-                group: group,
-                storeErrors: metrics.rateLimitStoreErrors,
-                logger: self.logger
+            let (generation, _) = try await ServerGeneration.compile(
+                spec: spec, swiftEndpoints: swiftEndpoints, options: options, group: group, metrics: metrics,
+                readiness: readiness, logger: logger, validateOnly: validateOnly
             )
+            readiness.require(generation.required)
+            slot = GenerationSlot(generation)
         } catch {
-            await cache?.shutdown()
             try? await group.shutdownGracefully()
             throw error
         }
-        self.edge = edge
-        let wideLimits = spec.edge.rateLimits.limits.enumerated().map { (id: "bff\($0)", spec: $1) }
-        func admission(route: RoutePattern, auth: EndpointAuthSpec?, limits: [RateLimitSpec], bodyLimit: Int?) -> RouteAdmission {
-            let own = limits.enumerated().map { (id: "\(route.method) \(route.path)#\($0)", spec: $1) }
-            return RouteAdmission(auth: auth, limits: wideLimits + own, bodyLimit: bodyLimit, edge: edge)
-        }
-        var routes: [Router.Route] = spec.endpoints.map { endpoint in
-            switch endpoint.kind {
-            case .aggregate(let aggregate):
-                let plan = CompiledPlan(route: endpoint.route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
-                return Router.Route(
-                    pattern: endpoint.route,
-                    handler: AggregateEndpoint(
-                        plan: plan,
-                        executor: executor,
-                        cache: endpoint.cache.flatMap { spec in
-                            cache.map { EndpointCache(runtime: $0, spec: spec, variables: aggregate.calls.flatMap(\.variables)) }
-                        }
-                    ),
-                    admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)
-                )
-            case .proxy(let proxy):
-                let service = services[proxy.service]!
-                if let websocket = proxy.websocket {
-                    return Router.Route(
-                        pattern: endpoint.route,
-                        handler: WebSocketProxyEndpoint(
-                            route: endpoint.route,
-                            service: service,
-                            target: CompiledTemplate(proxy.path),
-                            headTimeout: proxy.timeout ?? service.timeout,
-                            spec: websocket,
-                            allowedOrigins: spec.edge.cors?.origins
-                        ),
-                        admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: 0)
-                    )
-                }
-                return Router.Route(
-                    pattern: endpoint.route,
-                    handler: ProxyEndpoint(
-                        route: endpoint.route,
-                        service: service,
-                        target: CompiledTemplate(proxy.path),
-                        headTimeout: proxy.timeout ?? service.timeout,
-                        transport: transport,
-                        deadlines: spec.deadlines
-                    ),
-                    admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: nil)
-                )
-            }
-        }
-        var diagnostics: [SpecDiagnostic] = []
-        for endpoint in swiftEndpoints {
-            do {
-                let (route, aggregate) = try endpoint.spec()
-                let problems = SpecValidator.validate(aggregate, route: route, at: endpoint.location, services: spec.services)
-                    + SpecValidator.validate(endpoint.auth, route: route, at: endpoint.location, variables: aggregate.calls.flatMap(\.path.variables), spec: spec.edge)
-                    + routes.filter { $0.pattern.overlaps(route) }.map {
-                        SpecDiagnostic(endpoint.location, "Swift route \(route) clashes with \($0.pattern) in \(spec.file)", hint: "remove one of them")
-                    }
-                guard problems.isEmpty else {
-                    diagnostics += problems
-                    continue
-                }
-                let plan = CompiledPlan(route: route, timeout: endpoint.timeout, aggregate: aggregate, services: services)
-                routes.append(
-                    Router.Route(
-                        pattern: route,
-                        handler: SwiftEndpointHandler(plan: plan, runner: runner, cache: cache, handler: endpoint.handler),
-                        admission: admission(route: route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: spec.edge.limits.bodyBytes)
-                    )
-                )
-            } catch {
-                diagnostics += error.diagnostics
-            }
-        }
-        guard diagnostics.isEmpty else {
-            await edge.shutdown()
-            await cache?.shutdown()
-            try? await group.shutdownGracefully()
-            throw SpecLoadError(diagnostics)
-        }
-        router = Router(routes: routes)
-        let requiredServices = Set(declaredCalls.filter(\.required).map(\.service))
-        readiness = Readiness(required: requiredServices.sorted().compactMap { services[$0] })
-        healthChecker = HealthChecker(clusters: services.keys.sorted().compactMap { services[$0] }, transport: transport, logger: self.logger)
     }
 
     /// Every route this server answers, for `bff routes` and start-up logs.
     public var routeDescriptions: [String] {
-        router.descriptions
+        slot.generation.router.descriptions
+    }
+
+    /// The last reload's outcome; nil before the first.
+    public var lastReloadOutcome: ReloadOutcome? {
+        lastReload.withLock { $0 }
     }
 
     /// Serves until graceful shutdown: then stops accepting, reports not-ready, and lets in-flight
     /// requests finish (bounded by the service group's drain deadline).
     public func run() async throws {
         let executors = Dictionary(uniqueKeysWithValues: group.makeIterator().map { (ObjectIdentifier($0), EventLoopExecutor(eventLoop: $0)) })
-        var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
-        if let sink = options.accessLog { middleware.append(AccessLogMiddleware(sink: sink)) }
-        // Without an admin listener nobody can read the metrics, so requests skip recording them.
-        if options.adminListen != nil { middleware.append(MetricsMiddleware(metrics: metrics)) }
-        middleware.append(SecurityHeadersMiddleware(spec: spec.edge.headers, trustedProxies: spec.edge.trustedProxies))
-        if let cors = spec.edge.cors { middleware.append(CORSMiddleware(spec: cors)) }
-        middleware.append(ProblemMiddleware())
-        let responder = MiddlewareChain(middleware: middleware, responder: BFFResponder(router: router, readiness: readiness))
-        let ingress = IngressPolicy(edge: spec.edge)
+        let responder = ReloadingResponder(slot: slot)
+        // The listener's limits and forwarding trust are the start-up spec's; a reload reports changes to them.
+        let ingress = IngressPolicy(edge: startSpec.edge)
         let connections = ConnectionBudget(limit: ingress.maxConnections)
         let http1 = ingress.http1Configuration
-        let fast = FastAggregations(router: router, spec: spec, accessLog: options.accessLog, metrics: options.adminListen != nil ? metrics : nil, logger: logger)
-        let fastAggregations = options.fastAggregations && !fast.isEmpty ? fast : nil
+        let fastAggregations = options.fastAggregations ? slot : nil
         let onListening = self.onListening
         let logger = self.logger
-        let name = spec.name
+        let name = startSpec.name
         let host = options.listen.host
         let tls = self.tls
-        let http2 = tls != nil ? spec.http2.overTLS : spec.http2.priorKnowledge
+        let http2 = tls != nil ? startSpec.http2.overTLS : startSpec.http2.priorKnowledge
         let drainTimeout = options.drainTimeout
-        let http2Spec = spec.http2
-        let summary = spec.listenerSummary
+        let http2Spec = startSpec.http2
+        let summary = startSpec.listenerSummary
         let app = Application(
             responder: responder,
             server: HTTPServerBuilder { responder in
@@ -264,12 +157,11 @@ public final class BFFServer: Service, Sendable {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
-        let background = edge.services + (healthChecker.clusters.isEmpty ? [] : [healthChecker]) + (cache.map { [$0.workers] } ?? [])
-            + (tls.map { [$0] } ?? [])
+        startBackground(of: slot.generation, since: nil)
+        if let tls { background.start([tls]) }
         let admin = options.adminListen.map {
             AdminListener.application(
-                address: $0, name: name, metrics: metrics, readiness: readiness, clusters: clusters,
-                upstreamConnections: transport.connections, cache: cache, group: group, logger: logger,
+                address: $0, name: name, metrics: metrics, readiness: readiness, server: self, group: group, logger: logger,
                 onListening: onAdminListening
             )
         }
@@ -277,8 +169,9 @@ public final class BFFServer: Service, Sendable {
         // it instead makes Hummingbird log errors on every clean exit); background work is cancelled.
         let adminGroup = admin.map { ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: $0)], logger: logger)) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            for service in background {
-                tasks.addTask { try await service.run() }
+            tasks.addTask { await self.background.run() }
+            if let interval = options.watchInterval {
+                tasks.addTask { await self.watch(every: interval) }
             }
             try await withThrowingTaskGroup(of: Void.self) { listeners in
                 if let adminGroup {
@@ -294,12 +187,12 @@ public final class BFFServer: Service, Sendable {
             }
             tasks.cancelAll()
         }
-        await edge.shutdown()
-        await cache?.shutdown()
-        await transport.shutdown()
+        // Retired generations released their parts as the background work ended; this releases the last.
+        await reloads.withTurn { await self.slot.generation.release(keptBy: nil) }
     }
 
-    /// Runs as the only service of a group that drains on SIGTERM or SIGINT, then exits.
+    /// Runs as the only service of a group that drains on SIGTERM or SIGINT, then exits; SIGHUP
+    /// reloads the spec (and the TLS certificate).
     ///
     /// The first signal turns `/ready` to 503 at once; the server keeps accepting for
     /// `options.preDrain`, then stops accepting and gives in-flight requests `options.drainTimeout`.
@@ -311,14 +204,12 @@ public final class BFFServer: Service, Sendable {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let preDrain = options.preDrain
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { [logger, name = spec.name] in
+            tasks.addTask {
                 for await _ in hangups {
-                    if self.reloadCertificate() == nil {
-                        logger.notice("\(name)-bff received SIGHUP: nothing to reload (the spec has no tls:)")
-                    }
+                    await self.reload(reason: "SIGHUP")
                 }
             }
-            tasks.addTask { [readiness, logger, name = spec.name] in
+            tasks.addTask { [readiness, logger, name = startSpec.name] in
                 for await signal in signals {
                     readiness.startDraining()
                     logger.notice("\(name)-bff received \(signal): /ready answers 503; still accepting for \(preDrain), then draining")
@@ -333,6 +224,136 @@ public final class BFFServer: Service, Sendable {
         try await shutdownEventLoops()
     }
 
+    /// Reads the spec again, validates and compiles it, and swaps it in: requests in flight finish on
+    /// the spec they started with, new ones see the new one. What did not change carries over (a
+    /// service's pools, breakers and health, the rate limiter's counts, the cache); the parts
+    /// replaced are released once requests have had `drainTimeout` to finish. A spec that does not
+    /// load is refused whole and the old one keeps serving. The TLS certificate is read again too.
+    ///
+    /// Reloads run one at a time, in the order asked.
+    @discardableResult
+    public func reload(reason: String) async -> ReloadOutcome {
+        await reloads.withTurn { await self.reloadNow(reason: reason) }
+    }
+
+    private func reloadNow(reason: String) async -> ReloadOutcome {
+        let started = ContinuousClock.now
+        let current = slot.generation
+        var outcome = ReloadOutcome(result: .invalid, reason: reason, generation: current.number, at: Date())
+        func finish() -> ReloadOutcome {
+            outcome.milliseconds = Double((ContinuousClock.now - started).nanosecondsValue) / 1e6
+            metrics.specReloads[outcome.result]?.increment()
+            metrics.specGeneration.set(Int64(slot.generation.number))
+            lastReload.withLock { $0 = outcome }
+            return outcome
+        }
+        let name = startSpec.name
+        tls?.reload(reason: reason)
+        guard let source else {
+            outcome.result = .unavailable
+            outcome.message = "the spec was not loaded from a file, so there is nothing to read again"
+            logger.notice("\(name)-bff reload (\(reason)): \(outcome.message)")
+            return finish()
+        }
+        let next: ClientSpec
+        let generation: ServerGeneration
+        let carried: ServerGeneration.Carried
+        do {
+            next = try source()
+            (generation, carried) = try await ServerGeneration.compile(
+                spec: next, swiftEndpoints: swiftEndpoints, options: options, group: group, metrics: metrics,
+                readiness: readiness, logger: logger, previous: current
+            )
+        } catch let error as SpecLoadError {
+            outcome.diagnostics = error.diagnostics
+            outcome.message = "the new spec was refused (\(error.diagnostics.count) problem\(error.diagnostics.count == 1 ? "" : "s")); generation \(current.number) keeps serving"
+            logger.error("\(name)-bff reload (\(reason)): \(outcome.message)\n\(error.description)")
+            return finish()
+        } catch {
+            outcome.message = "the new spec was refused: \(error); generation \(current.number) keeps serving"
+            logger.error("\(name)-bff reload (\(reason)): \(outcome.message)")
+            return finish()
+        }
+        _ = slot.swap(to: generation)
+        readiness.require(generation.required)
+        startBackground(of: generation, since: current)
+        if current.healthChecker !== generation.healthChecker { stopJob(of: current.healthChecker) }
+        if let cache = generation.cache, !carried.changedEndpoints.isEmpty {
+            // A kept cache still holds answers composed by the old definitions of changed endpoints.
+            for route in carried.changedEndpoints {
+                let literal = route.prefix { $0 != "{" }
+                _ = try? await cache.store.purge(prefix: "endpoint " + literal)
+            }
+        }
+        // Requests that started on `current` get as long to finish as a drain allows.
+        background.after(options.drainTimeout) { [self] in
+            if current.edge !== generation.edge { stopJob(of: current.edge) }
+            if let cache = current.cache, cache !== generation.cache { stopJob(of: cache) }
+            await current.release(keptBy: generation)
+        }
+        outcome.result = .applied
+        outcome.generation = generation.number
+        outcome.restartNeeded = startSpec.restartNeeded(toApply: next)
+        outcome.servicesKept = carried.servicesKept
+        outcome.servicesRebuilt = carried.servicesRebuilt
+        outcome.rateLimitsKept = carried.limiterKept
+        outcome.cacheKept = carried.cacheKept
+        var summary = "generation \(generation.number) serves \(generation.router.routesInOrder.count) routes"
+        if !carried.servicesRebuilt.isEmpty { summary += "; services rebuilt: \(carried.servicesRebuilt.joined(separator: ", "))" }
+        outcome.message = summary
+        logger.notice("\(name)-bff reload (\(reason)): \(summary)")
+        for change in outcome.restartNeeded {
+            logger.warning("\(name)-bff reload (\(reason)): needs a restart: \(change)")
+        }
+        return finish()
+    }
+
+    /// Starts the background work of each part `generation` has that `previous` did not.
+    private func startBackground(of generation: ServerGeneration, since previous: ServerGeneration?) {
+        let new = generation.newServices(since: previous)
+        let started: [(ObjectIdentifier, BackgroundWork.Job?)] = [
+            (ObjectIdentifier(generation.edge), background.start(new.edge)),
+            (generation.cache.map { ObjectIdentifier($0) } ?? ObjectIdentifier(generation), background.start(new.cache)),
+            (ObjectIdentifier(generation.healthChecker), background.start(new.health)),
+        ]
+        jobs.withLock { jobs in
+            for case (let id, let job?) in started { jobs[id] = job }
+        }
+    }
+
+    private func stopJob(of part: AnyObject) {
+        jobs.withLock { $0.removeValue(forKey: ObjectIdentifier(part)) }?.stop()
+    }
+
+    /// Reloads when a file the spec reads changes (`--watch`): the spec, its includes, credential
+    /// files, CA files and descriptor sets, polled every `interval`. A change is taken once the
+    /// files have held still for one interval, so an editor's save in several writes is one reload.
+    private func watch(every interval: Duration) async {
+        func stamps() -> [String: FileStamp] {
+            // The TLS certificate and key are watched by their own rotation (``TLSCredentials``).
+            let files = ServerGeneration.watchedFiles(slot.generation.spec)
+            return Dictionary(files.map { ($0, FileStamp(path: $0)) }, uniquingKeysWith: { first, _ in first })
+        }
+        var seen = stamps()
+        var pending: [String: FileStamp]?
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            let now = stamps()
+            if let changed = pending {
+                if changed == now {
+                    pending = nil
+                    await reload(reason: "watch")
+                    seen = stamps()
+                } else {
+                    pending = now
+                }
+            } else if now != seen {
+                pending = now
+            }
+        }
+    }
+
     /// Re-reads the TLS certificate, key and client CAs now, as SIGHUP does; connections accepted
     /// from then on handshake with them.
     /// - Returns: whether the new files were taken (a refused rotation keeps the old certificate and
@@ -345,8 +366,7 @@ public final class BFFServer: Service, Sendable {
     /// Releases a server that was never run (e.g. one built only to validate): its edge and cache
     /// clients and event loops.
     public func discard() async {
-        await edge.shutdown()
-        await cache?.shutdown()
+        await slot.generation.release(keptBy: nil)
         try? await group.shutdownGracefully()
     }
 
@@ -354,6 +374,9 @@ public final class BFFServer: Service, Sendable {
     public func shutdownEventLoops() async throws {
         try await group.shutdownGracefully()
     }
+
+    /// The generation serving now, for the admin listener.
+    var currentGeneration: ServerGeneration { slot.generation }
 }
 
 extension Router {

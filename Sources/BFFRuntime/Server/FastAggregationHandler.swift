@@ -112,15 +112,14 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let routes: FastAggregations
+    /// The generation serving; each request is matched against its routes and answered with them.
+    private let routes: GenerationSlot
     /// Writes the encoded answers to the socket.
     private let headGuard: RequestHeadGuard
     /// Where each answer's `end` stops.
     private let sanitizer: IngressHeaderSanitizer
     /// What the connection's TLS handshake established; nil on a plaintext connection.
     private let tls: TLSConnectionInfo?
-    /// `Strict-Transport-Security` on every answer, when the connection is TLS and the spec sends it.
-    private let hsts: String?
     /// Requests passed on whose answer's end has not been written yet.
     private var passedOn = 0
     /// Whether the parts arriving belong to a request passed on.
@@ -136,6 +135,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// One request answered here.
     private final class Exchange {
         let request: HTTPRequest
+        /// The routes of the generation that matched it, which it finishes with.
+        let routes: FastAggregations
         let endpoint: AggregateEndpoint
         let captures: [String: String]
         let path: Substring
@@ -145,8 +146,9 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         var running = false
         var run: PlanRun?
 
-        init(request: HTTPRequest, endpoint: AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?) {
+        init(request: HTTPRequest, routes: FastAggregations, endpoint: AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?) {
             self.request = request
+            self.routes = routes
             self.endpoint = endpoint
             self.captures = captures
             self.path = path
@@ -154,12 +156,11 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    init(routes: FastAggregations, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer, tls: TLSConnectionInfo?) {
+    init(routes: GenerationSlot, headGuard: RequestHeadGuard, sanitizer: IngressHeaderSanitizer, tls: TLSConnectionInfo?) {
         self.routes = routes
         self.headGuard = headGuard
         self.sanitizer = sanitizer
         self.tls = tls
-        hsts = tls != nil ? routes.hsts : nil
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -178,8 +179,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let request):
-            if passedOn == 0, let (endpoint, captures, path, query) = routes.match(request) {
-                current = Exchange(request: request, endpoint: endpoint, captures: captures, path: path, query: query)
+            if passedOn == 0, let routes = routes.generation.fast, let (endpoint, captures, path, query) = routes.match(request) {
+                current = Exchange(request: request, routes: routes, endpoint: endpoint, captures: captures, path: path, query: query)
                 passingOn = false
             } else {
                 passedOn += 1
@@ -237,7 +238,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             requestID: requestID
         )
         inputs.tlsSubject = tls?.clientSubject
-        routes.metrics?.inFlight.increment()
+        exchange.routes.metrics?.inFlight.increment()
         do {
             try plan.requireValidInputs(inputs)
         } catch {
@@ -265,7 +266,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         bytes.writeHTTP1StatusLine(problem.status)
         // `HTTPFields` only holds legal names and values, so none of these can start a line of its own.
         for field in fields where !Self.replacedFields.contains(field.name) { bytes.writeFieldLine(field.name.rawName, field.value) }
-        writeAddedFields(to: &bytes, bodyLength: body.readableBytes, requestID: requestID, closing: closing)
+        writeAddedFields(to: &bytes, exchange.routes, bodyLength: body.readableBytes, requestID: requestID, closing: closing)
         bytes.writeStaticString("\r\n")
         bytes.writeImmutableBuffer(body)
         send(bytes, exchange, status: problem.status, requestID: requestID, names: outcomes.map(\.0), outcomes: outcomes.map(\.1), closing: closing, context: context)
@@ -288,7 +289,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         var status = HTTPResponse.Status.ok
         func writeHead(to head: inout some ByteSink) {
             status = AggregateResponse.writeAnswerHead(entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch, to: &head)
-            writeAddedFields(to: &head, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
+            writeAddedFields(to: &head, exchange.routes, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
             head.write("\r\n")
         }
         bytes.writeDirect(expecting: headSize, { writeHead(to: &$0) }, orElse: { writeHead(to: &$0) })
@@ -303,12 +304,13 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// The fields the middleware adds to every answer, written after the answer's own; `bodyLength`
     /// is nil for a 304. Each value is legal as it stands: the date, an accepted or generated
     /// request id (printable ASCII only), constants and a number.
-    private func writeAddedFields(to bytes: inout some ByteSink, bodyLength: Int?, requestID: String, closing: Bool) {
+    private func writeAddedFields(to bytes: inout some ByteSink, _ routes: FastAggregations, bodyLength: Int?, requestID: String, closing: Bool) {
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", requestID)
         bytes.write("X-Content-Type-Options: nosniff\r\n")
         if routes.corsEnabled { bytes.write("Vary: Origin\r\n") }
-        if let hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
+        // `Strict-Transport-Security` on every answer, when the connection is TLS and the spec sends it.
+        if tls != nil, let hsts = routes.hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
         if closing { bytes.write("Connection: close\r\n") }
         if let bodyLength {
             bytes.write("Content-Length: ")
@@ -344,6 +346,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let elapsed = NIODeadline.now() - exchange.started
         let route = exchange.endpoint.plan.route.path
         let degraded = zip(names, outcomes).filter { !$0.1.succeeded }
+        let routes = exchange.routes
         AggregateResponse.logDegraded(degraded, requestID: requestID, logger: routes.logger)
         if let metrics = routes.metrics {
             metrics.inFlight.decrement()

@@ -19,6 +19,9 @@ public struct ServerOptions: Sendable {
     /// Whether qualifying aggregation requests are answered on the event loop without
     /// Hummingbird's request task (see ``FastAggregations``); off sends every request through it.
     public var fastAggregations: Bool
+    /// How often `--watch` looks at the spec's files (the spec, its includes, key and CA files)
+    /// and reloads when one changed; nil does not watch (SIGHUP and `POST /admin/reload` still reload).
+    public var watchInterval: Duration?
 
     /// One event loop per core this process may run on.
     public static var defaultThreads: Int { System.coreCount }
@@ -30,7 +33,8 @@ public struct ServerOptions: Sendable {
         accessLog: LogLineSink? = .standardOutput,
         adminListen: HostPort? = nil,
         preDrain: Duration = .zero,
-        fastAggregations: Bool = true
+        fastAggregations: Bool = true,
+        watchInterval: Duration? = nil
     ) {
         self.listen = listen
         self.threads = max(1, threads)
@@ -39,5 +43,6 @@ public struct ServerOptions: Sendable {
         self.adminListen = adminListen
         self.preDrain = preDrain
         self.fastAggregations = fastAggregations
+        self.watchInterval = watchInterval
     }
 }

@@ -38,6 +38,12 @@ final class TLSUpstream: Sendable {
         self.clients = clients
     }
 
+    /// Whether every https service among `services` has its client here (a reloaded spec whose
+    /// https services need no new trust setting keeps this transport).
+    func covers(_ services: some Sequence<ServiceEndpoint>) -> Bool {
+        services.allSatisfy { !$0.isTLS || clients[ClientKey(caFile: $0.caFile, connectTimeout: $0.connectTimeout)] != nil }
+    }
+
     private func client(for service: ServiceEndpoint) -> HTTPClient {
         clients[ClientKey(caFile: service.caFile, connectTimeout: service.connectTimeout)]!
     }

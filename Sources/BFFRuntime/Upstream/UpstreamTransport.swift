@@ -37,6 +37,11 @@ public final class UpstreamTransport: Sendable {
         self.streamingPools = streamingPools
     }
 
+    /// Whether this transport can call each of `services` (it has a TLS client for every https one).
+    func covers(_ services: some Sequence<ServiceEndpoint>) -> Bool {
+        tls.covers(services)
+    }
+
     /// The loop calls for a request on `eventLoop` should run on: that loop when it is one of ours.
     public func eventLoop(preferring eventLoop: (any EventLoop)?) -> any EventLoop {
         if let eventLoop, bufferedPools[ObjectIdentifier(eventLoop)] != nil { return eventLoop }

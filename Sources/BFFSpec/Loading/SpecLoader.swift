@@ -114,6 +114,7 @@ public enum SpecLoader {
         // Without a name the spec is still read and validated, so every other problem is listed too; load() then throws.
         var spec = ClientSpec(name: name ?? "", listen: listen, services: services, endpoints: endpoints, edge: edge.spec, file: reader.file)
         spec.adminListen = adminListen
+        spec.includedFiles = loaded.sorted()
         spec.tls = tls
         spec.http2 = http2
         if let deadlines { spec.deadlines = deadlines }

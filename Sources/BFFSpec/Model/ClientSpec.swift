@@ -21,6 +21,8 @@ public struct ClientSpec: Sendable {
     public var cacheStore = CacheStoreSpec()
     /// The file the spec was loaded from.
     public var file: String
+    /// The files `include:` read, directly or through other includes (canonical paths, sorted).
+    public var includedFiles: [String] = []
 
     public init(name: String, listen: HostPort?, services: [String: ServiceSpec], endpoints: [EndpointSpec], edge: EdgeSpec = EdgeSpec(), file: String) {
         self.name = name

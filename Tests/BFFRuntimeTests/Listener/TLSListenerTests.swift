@@ -389,7 +389,7 @@ extension ListenerProtocolTests {
             }
         }
 
-        @Test("SIGHUP to a BFF without tls: is logged and leaves it serving")
+        @Test("SIGHUP to a BFF without tls: reloads its spec, is logged and leaves it serving")
         func sighupWithoutTLS() async throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bff-hup-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -398,7 +398,7 @@ extension ListenerProtocolTests {
             try await Self.withPartnerProcess(tls: nil, in: folder, probe: serves) { port, child, log in
                 child.send(SIGHUP)
                 #expect(await eventually(within: .seconds(5)) {
-                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("received SIGHUP: nothing to reload") == true
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("reload (SIGHUP): generation 2 serves") == true
                 })
                 #expect(child.isRunning)
                 #expect(await serves(port))

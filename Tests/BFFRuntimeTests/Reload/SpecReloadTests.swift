@@ -38,125 +38,120 @@ struct SpecReloadTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID().uuidString).yaml").path
     }
 
-    @Test("POST /admin/reload swaps the spec in: new requests see the new section, the answer says what carried over")
-    func adminReloadApplies() async throws {
+    /// A stub answering `/item`, and a gateway serving `yaml(stub)` from a file of its own that the
+    /// test rewrites before each reload.
+    static func withReloadableGateway(
+        _ yaml: @Sendable (StubUpstream) -> String = { spec($0.url) },
+        adminListener: Bool = false,
+        watchInterval: Duration? = nil,
+        _ body: @Sendable (TestGateway, StubUpstream, String) async throws -> Void
+    ) async throws {
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/item", body: #"{"id":1}"#)
-            let file = Self.temporaryFile()
+            let file = temporaryFile()
             defer { try? FileManager.default.removeItem(atPath: file) }
-            try await withGateway(Self.spec(stub.url), adminListener: true, specFile: file) { gateway in
-                #expect(try await gateway.get("/screen").text.contains(#""old":{"id":1}"#))
-                try Self.spec(stub.url, section: "new").write(toFile: file, atomically: true, encoding: .utf8)
-                let answer = try await gateway.admin("/admin/reload", method: .POST)
-                #expect(answer.status == 200, "\(answer.text)")
-                let json = try answer.json()
-                #expect(json["result"] == .string("applied"))
-                #expect(json["generation"] == .number(2))
-                #expect(json["services_kept"] == .array([.string("items"), .string("other")]), "\(answer.text)")
-                #expect(json["rate_limits_kept"] == .bool(true))
-                #expect(json["restart_needed"] == .array([]))
-                let after = try await gateway.get("/screen").text
-                #expect(after.contains(#""new":{"id":1}"#) && !after.contains(#""old""#), "\(after)")
-                let metrics = try await gateway.admin("/metrics").text
-                #expect(PrometheusText.value(metrics, "bff_spec_reloads_total", ["result": "applied"]) == 1)
-                #expect(PrometheusText.value(metrics, "bff_spec_generation") == 2)
-                let status = try await gateway.admin("/admin/spec").json()
-                #expect(status["generation"] == .number(2))
-                #expect(status["last_reload"]?["reason"] == .string("admin"))
+            try await withGateway(yaml(stub), adminListener: adminListener, specFile: file, watchInterval: watchInterval) { gateway in
+                try await body(gateway, stub, file)
             }
+        }
+    }
+
+    @Test("POST /admin/reload swaps the spec in: new requests see the new section, the answer says what carried over")
+    func adminReloadApplies() async throws {
+        try await Self.withReloadableGateway(adminListener: true) { gateway, stub, file in
+            #expect(try await gateway.get("/screen").text.contains(#""old":{"id":1}"#))
+            try Self.spec(stub.url, section: "new").write(toFile: file, atomically: true, encoding: .utf8)
+            let answer = try await gateway.admin("/admin/reload", method: .POST)
+            #expect(answer.status == 200, "\(answer.text)")
+            let json = try answer.json()
+            #expect(json["result"] == .string("applied"))
+            #expect(json["generation"] == .number(2))
+            #expect(json["services_kept"] == .array([.string("items"), .string("other")]), "\(answer.text)")
+            #expect(json["rate_limits_kept"] == .bool(true))
+            #expect(json["restart_needed"] == .array([]))
+            let after = try await gateway.get("/screen").text
+            #expect(after.contains(#""new":{"id":1}"#) && !after.contains(#""old""#), "\(after)")
+            let metrics = try await gateway.admin("/metrics").text
+            #expect(PrometheusText.value(metrics, "bff_spec_reloads_total", ["result": "applied"]) == 1)
+            #expect(PrometheusText.value(metrics, "bff_spec_generation") == 2)
+            let status = try await gateway.admin("/admin/spec").json()
+            #expect(status["generation"] == .number(2))
+            #expect(status["last_reload"]?["reason"] == .string("admin"))
         }
     }
 
     @Test("A spec that does not validate is refused whole: 422 problem+json with file:line, the old spec keeps serving")
     func invalidSpecRefused() async throws {
-        try await withStubs { stubs in
-            let stub = stubs[0]
-            stub.on("/item", body: #"{"id":1}"#)
-            let file = Self.temporaryFile()
-            defer { try? FileManager.default.removeItem(atPath: file) }
-            try await withGateway(Self.spec(stub.url), adminListener: true, specFile: file) { gateway in
-                // A new route that is fine, and a call to a service that does not exist: nothing applies.
-                let broken = Self.spec(stub.url, section: "new") + """
+        try await Self.withReloadableGateway(adminListener: true) { gateway, stub, file in
+            // A new route that is fine, and a call to a service that does not exist: nothing applies.
+            let broken = Self.spec(stub.url, section: "new") + """
 
-                      - route: GET /broken
-                        calls:
-                          x: { service: nowhere, path: /x }
-                    """
-                try broken.write(toFile: file, atomically: true, encoding: .utf8)
-                let answer = try await gateway.admin("/admin/reload", method: .POST)
-                #expect(answer.status == 422, "\(answer.text)")
-                #expect(answer.header("content-type") == "application/problem+json")
-                let problem = try answer.json()
-                #expect(problem["status"] == .number(422))
-                #expect(problem["request_id"] != nil)
-                guard case .array(let errors)? = problem["errors"], let first = errors.first else {
-                    Issue.record("no errors in \(answer.text)")
-                    return
-                }
-                #expect(first["file"] == .string(file))
-                let line = broken.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("service: nowhere") }.map { $0 + 1 }
-                #expect(first["line"] == line.map { .number(Double($0)) }, "\(answer.text)")
-                #expect(first["message"].map { "\($0)" }?.contains("nowhere") == true, "\(answer.text)")
-                #expect(try await gateway.get("/screen").text.contains(#""old""#), "the old spec serves on")
-                #expect(try await gateway.get("/broken").status == 404)
-                let metrics = try await gateway.admin("/metrics").text
-                #expect(PrometheusText.value(metrics, "bff_spec_reloads_total", ["result": "invalid"]) == 1)
-                #expect(PrometheusText.value(metrics, "bff_spec_generation") == 1)
-
-                try "name: [unclosed".write(toFile: file, atomically: true, encoding: .utf8)
-                let syntax = try await gateway.admin("/admin/reload", method: .POST)
-                #expect(syntax.status == 422 && syntax.text.contains("YAML syntax error"), "\(syntax.text)")
-                #expect(try await gateway.get("/screen").status == 200)
+                  - route: GET /broken
+                    calls:
+                      x: { service: nowhere, path: /x }
+                """
+            try broken.write(toFile: file, atomically: true, encoding: .utf8)
+            let answer = try await gateway.admin("/admin/reload", method: .POST)
+            #expect(answer.status == 422, "\(answer.text)")
+            #expect(answer.header("content-type") == "application/problem+json")
+            let problem = try answer.json()
+            #expect(problem["status"] == .number(422))
+            #expect(problem["request_id"] != nil)
+            guard case .array(let errors)? = problem["errors"], let first = errors.first else {
+                Issue.record("no errors in \(answer.text)")
+                return
             }
+            #expect(first["file"] == .string(file))
+            let line = broken.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("service: nowhere") }.map { $0 + 1 }
+            #expect(first["line"] == line.map { .number(Double($0)) }, "\(answer.text)")
+            #expect(first["message"].map { "\($0)" }?.contains("nowhere") == true, "\(answer.text)")
+            #expect(try await gateway.get("/screen").text.contains(#""old""#), "the old spec serves on")
+            #expect(try await gateway.get("/broken").status == 404)
+            let metrics = try await gateway.admin("/metrics").text
+            #expect(PrometheusText.value(metrics, "bff_spec_reloads_total", ["result": "invalid"]) == 1)
+            #expect(PrometheusText.value(metrics, "bff_spec_generation") == 1)
+
+            try "name: [unclosed".write(toFile: file, atomically: true, encoding: .utf8)
+            let syntax = try await gateway.admin("/admin/reload", method: .POST)
+            #expect(syntax.status == 422 && syntax.text.contains("YAML syntax error"), "\(syntax.text)")
+            #expect(try await gateway.get("/screen").status == 200)
         }
     }
 
     @Test("A request in flight finishes on the plan it started with; one that arrives after the reload sees the new spec")
     func inFlightFinishesOnOldPlan() async throws {
-        try await withStubs { stubs in
-            let stub = stubs[0]
-            stub.on("/item", body: #"{"id":1}"#)
-            stub.on("/slow", body: #"{"slow":true}"#, delay: .milliseconds(600))
-            let file = Self.temporaryFile()
-            defer { try? FileManager.default.removeItem(atPath: file) }
-            try await withGateway(Self.spec(stub.url), specFile: file) { gateway in
-                async let slow = gateway.get("/slow")
-                #expect(await stub.eventually { $0.requests(to: "/slow").count == 1 })
-                // The new spec has no /slow.
-                let withoutSlow = Self.spec(stub.url).replacingOccurrences(of: "  - route: GET /slow\n    calls:\n      slow: { service: items, path: /slow }\n", with: "")
-                #expect(!withoutSlow.contains("/slow"))
-                try withoutSlow.write(toFile: file, atomically: true, encoding: .utf8)
-                let outcome = await gateway.server.reload(reason: "test")
-                #expect(outcome.result == .applied, "\(outcome.diagnostics)")
-                #expect(try await gateway.get("/slow").status == 404)
-                let answer = try await slow
-                #expect(answer.status == 200 && answer.text.contains(#""slow":{"slow":true}"#), "\(answer.text)")
-            }
+        try await Self.withReloadableGateway { gateway, stub, file in
+    stub.on("/slow", body: #"{"slow":true}"#, delay: .milliseconds(600))
+            async let slow = gateway.get("/slow")
+            #expect(await stub.eventually { $0.requests(to: "/slow").count == 1 })
+            // The new spec has no /slow.
+            let withoutSlow = Self.spec(stub.url).replacingOccurrences(of: "  - route: GET /slow\n    calls:\n      slow: { service: items, path: /slow }\n", with: "")
+            #expect(!withoutSlow.contains("/slow"))
+            try withoutSlow.write(toFile: file, atomically: true, encoding: .utf8)
+            let outcome = await gateway.server.reload(reason: "test")
+            #expect(outcome.result == .applied, "\(outcome.diagnostics)")
+            #expect(try await gateway.get("/slow").status == 404)
+            let answer = try await slow
+            #expect(answer.status == 200 && answer.text.contains(#""slow":{"slow":true}"#), "\(answer.text)")
         }
     }
 
     @Test("Rate-limit counts carry over a reload that leaves the limits alone, and start afresh when a limit changes")
     func rateLimitStateCarriesOver() async throws {
-        try await withStubs { stubs in
-            let stub = stubs[0]
-            stub.on("/item", body: #"{"id":1}"#)
-            let file = Self.temporaryFile()
-            defer { try? FileManager.default.removeItem(atPath: file) }
-            try await withGateway(Self.spec(stub.url), specFile: file) { gateway in
-                #expect(try await gateway.get("/limited").status == 200)
-                #expect(try await gateway.get("/limited").status == 200)
-                #expect(try await gateway.get("/limited").status == 429)
-                try Self.spec(stub.url, section: "new").write(toFile: file, atomically: true, encoding: .utf8)
-                let kept = await gateway.server.reload(reason: "test")
-                #expect(kept.rateLimitsKept)
-                #expect(try await gateway.get("/limited").status == 429, "the route's count carried over")
-                // The limit is per route: changing it gives the route a new limit, counted afresh.
-                try Self.spec(stub.url, section: "new", burst: 3).write(toFile: file, atomically: true, encoding: .utf8)
-                let changed = await gateway.server.reload(reason: "test")
-                #expect(changed.result == .applied)
-                #expect(try await gateway.get("/limited").status == 200)
-            }
+        try await Self.withReloadableGateway { gateway, stub, file in
+            #expect(try await gateway.get("/limited").status == 200)
+            #expect(try await gateway.get("/limited").status == 200)
+            #expect(try await gateway.get("/limited").status == 429)
+            try Self.spec(stub.url, section: "new").write(toFile: file, atomically: true, encoding: .utf8)
+            let kept = await gateway.server.reload(reason: "test")
+            #expect(kept.rateLimitsKept)
+            #expect(try await gateway.get("/limited").status == 429, "the route's count carried over")
+            // The limit is per route: changing it gives the route a new limit, counted afresh.
+            try Self.spec(stub.url, section: "new", burst: 3).write(toFile: file, atomically: true, encoding: .utf8)
+            let changed = await gateway.server.reload(reason: "test")
+            #expect(changed.result == .applied)
+            #expect(try await gateway.get("/limited").status == 200)
         }
     }
 

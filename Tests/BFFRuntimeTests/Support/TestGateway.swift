@@ -30,6 +30,7 @@ struct TestGateway: Sendable {
     let adminPort: Int?
     let client: HTTPClient
     let services: ServiceGroup
+    let server: BFFServer
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -90,10 +91,15 @@ func withGateway<T: Sendable>(
     accessLog: LogLineSink? = nil,
     adminListener: Bool = false,
     fastAggregations: Bool = true,
+    specFile: String? = nil,
+    watchInterval: Duration? = nil,
+    drainTimeout: Duration = .seconds(5),
     logger: Logger = quietLogger,
     _ body: @Sendable (TestGateway) async throws -> T
 ) async throws -> T {
-    let spec = try SpecLoader.load(yaml: yaml, file: "test.yaml")
+    // With `specFile`, the spec is written there and loaded from it, so reloads read that file.
+    if let specFile { try yaml.write(toFile: specFile, atomically: true, encoding: .utf8) }
+    let spec = try specFile.map { try SpecLoader.load(file: $0) } ?? SpecLoader.load(yaml: yaml, file: "test.yaml")
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let (adminPorts, adminContinuation) = AsyncStream.makeStream(of: Int.self)
     if !adminListener { adminContinuation.finish() }
@@ -103,10 +109,11 @@ func withGateway<T: Sendable>(
         options: ServerOptions(
             listen: HostPort(host: "127.0.0.1", port: 0),
             threads: 1,
-            drainTimeout: .seconds(5),
+            drainTimeout: drainTimeout,
             accessLog: accessLog,
             adminListen: adminListener ? HostPort(host: "127.0.0.1", port: 0) : nil,
-            fastAggregations: fastAggregations
+            fastAggregations: fastAggregations,
+            watchInterval: watchInterval
         ),
         logger: logger,
         onListening: { port in
@@ -147,7 +154,7 @@ func withGateway<T: Sendable>(
         }
         let result: Result<T, any Error>
         do {
-            result = .success(try await body(TestGateway(port: port, adminPort: adminPort, client: client, services: services)))
+            result = .success(try await body(TestGateway(port: port, adminPort: adminPort, client: client, services: services, server: server)))
         } catch {
             result = .failure(error)
         }

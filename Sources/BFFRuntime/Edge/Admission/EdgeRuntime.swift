@@ -24,12 +24,14 @@ final class EdgeRuntime: Sendable {
     ///   - limited: whether any route (YAML or Swift) or plan has limits.
     ///   - loadCredentials: false skips reading secrets, key files and JWKS, for `bff validate`.
     ///   - storeErrors: counts rate-limit checks the store failed to answer (a metric).
+    ///   - previousLimiter: a reloaded spec's unchanged limiter, whose counts carry over.
     init(
         spec client: ClientSpec,
         limited: Bool,
         loadCredentials: Bool,
         group: any EventLoopGroup,
         storeErrors: Counter? = nil,
+        reusing previousLimiter: RateLimiter? = nil,
         logger: Logger
     ) async throws(SpecLoadError) {
         let edge = client.edge
@@ -69,14 +71,15 @@ final class EdgeRuntime: Sendable {
         self.jwks = jwks
         self.apiKeys = apiKeys
         // A Redis store connects on first use, so `bff validate` never reaches out to it.
-        limiter = limited ? RateLimiter.make(spec: edge.rateLimits, group: group, keyPrefix: client.name, timeout: edge.rateLimits.timeout, storeErrors: storeErrors, logger: logger) : nil
+        limiter = !limited ? nil : previousLimiter ?? RateLimiter.make(spec: edge.rateLimits, group: group, keyPrefix: client.name, timeout: edge.rateLimits.timeout, storeErrors: storeErrors, logger: logger)
         claimHeaders = (edge.auth?.forwardClaims ?? []).compactMap { entry in HTTPField.Name(entry.header).map { (entry.claim, $0) } }
         self.services = services
     }
 
     /// Stops what holds connections (the JWKS client of a server that never ran, the Redis pool).
-    func shutdown() async {
+    /// - Parameter keepingLimiter: leave the limiter running, for the runtime a reload carried it over to.
+    func shutdown(keepingLimiter: Bool = false) async {
         await jwks?.shutdown()
-        await limiter?.shutdown()
+        if !keepingLimiter { await limiter?.shutdown() }
     }
 }
