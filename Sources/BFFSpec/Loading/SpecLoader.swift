@@ -10,10 +10,10 @@ import Yams
 public enum SpecLoader {
     static let topLevelKeys = ["name", "listen", "tls", "http2", "admin_listen", "deadlines", "cache_store", "include", "services", "endpoints"] + EdgeSections.keys
     static let includeKeys = ["include", "services"] + EdgeSections.keys
-    static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file", "grpc"] + resilienceServiceKeys
+    static let serviceKeys = ["url", "urls", "timeout", "connect_timeout", "max_body", "ca_file", "grpc", "openapi"] + resilienceServiceKeys
     static let grpcKeys = ["descriptor_set"]
     static let endpointKeys = ["route", "timeout", "calls", "response", "meta", "proxy", "auth", "require", "rate_limit", "cache"]
-    static let callKeys = ["service", "path", "method", "body", "timeout", "required", "fallback", "headers", "hedge", "cache"]
+    static let callKeys = ["service", "path", "method", "body", "timeout", "required", "fallback", "headers", "hedge", "cache", "schema"]
     static let responseKeys = ["from", "fields", "limit"]
     static let proxyKeys = ["service", "path", "timeout", "websocket"]
     static let websocketKeys = ["idle_timeout", "max_message"]
@@ -42,7 +42,7 @@ public enum SpecLoader {
 
     // MARK: Reading
 
-    private static func compose(_ yaml: String, reader: YAMLReader, file: String) -> Node? {
+    static func compose(_ yaml: String, reader: YAMLReader, file: String) -> Node? {
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
                 reader.report(SourceLocation(file: file, line: 1), "the spec is empty", hint: "start with 'name:' and 'endpoints:'")
@@ -215,6 +215,8 @@ public enum SpecLoader {
                     }
                 case "grpc":
                     service.grpc = readGRPC(field, reader: reader)
+                case "openapi":
+                    service.openAPI = readServiceOpenAPI(field, reader: reader)
                 default:
                     readResilience(key, field, into: &service, reader: reader)
                 }
@@ -346,6 +348,7 @@ public enum SpecLoader {
                 case "fallback": call.fallback = reader.json(field)
                 case "hedge": call.hedge = readHedge(field, reader: reader)
                 case "cache": call.cache = readCache(field, at: .call(name), reader: reader)
+                case "schema": call.schema = readCallSchema(field, call: name, reader: reader)
                 case "headers":
                     for (header, _, headerValue) in reader.mapping(field, what: "headers of call '\(name)'", allowed: []) ?? [] {
                         if let value = template(headerValue, kind: .headerValue, reader: reader) {
