@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Without its default ExternalLoading trait: the documents are built, never loaded from URLs.
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0", traits: []),
     ],
     targets: [
         // Spec model, YAML loading, validation and plan compilation. No networking.
@@ -50,11 +52,17 @@ let package = Package(
             dependencies: ["BFFSpec"],
             swiftSettings: upcoming
         ),
+        // The OpenAPI 3.1 document of a BFF's routes, built from its spec. No networking.
+        .target(
+            name: "BFFOpenAPI",
+            dependencies: ["BFFSpec", .product(name: "OpenAPIKit", package: "OpenAPIKit")],
+            swiftSettings: upcoming
+        ),
         // Server, middleware, fan-out engine, upstream transport, proxy.
         .target(
             name: "BFFRuntime",
             dependencies: [
-                "BFFSpec", "BFFProto",
+                "BFFSpec", "BFFProto", "BFFOpenAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -109,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "bff",
             dependencies: [
-                "BFFClients", "BFFDemo", "BFFRuntime", "BFFSpec",
+                "BFFClients", "BFFDemo", "BFFRuntime", "BFFSpec", "BFFOpenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,6 +129,12 @@ let package = Package(
         .testTarget(
             name: "BFFSpecTests",
             dependencies: ["BFFSpec"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "BFFOpenAPITests",
+            dependencies: ["BFFOpenAPI", "BFFSpec"],
+            exclude: ["Fixtures"],
             swiftSettings: upcoming
         ),
         .testTarget(

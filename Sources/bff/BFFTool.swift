@@ -8,8 +8,8 @@ import Foundation
 struct BFFTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bff",
-        abstract: "Backend-for-Frontend gateway tool: run the demo, serve a spec-only BFF, validate specs, print the spec schema, list routes, manage API keys, mint test tokens.",
-        subcommands: [DemoCommand.self, ServeCommand.self, ValidateCommand.self, SchemaCommand.self, RoutesCommand.self, TokenCommand.self, KeysCommand.self]
+        abstract: "Backend-for-Frontend gateway tool: run the demo, serve a spec-only BFF, validate specs, print the spec schema and OpenAPI documents, list routes, manage API keys, mint test tokens.",
+        subcommands: [DemoCommand.self, ServeCommand.self, ValidateCommand.self, SchemaCommand.self, OpenAPICommand.self, RoutesCommand.self, TokenCommand.self, KeysCommand.self]
     )
 }
 

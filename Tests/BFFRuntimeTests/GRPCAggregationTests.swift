@@ -88,7 +88,7 @@ import Testing
             #expect(degraded.value(at: ["_meta", "calls", "user", "status"]) == "timeout", "\(slow.text)")
             #expect(slow.header("X-BFF-Degraded") == "true")
             let gone = try await gateway.get("/profile/gone")
-            #expect(gone.status == 502, "\(gone.text)")
+            #expect(gone.status == 404, "a required call that finds nothing is a 404: \(gone.text)")
             #expect(try gone.json()["calls"]?["user"]?["http"] == 404, "\(gone.text)")
             let garbage = try await gateway.get("/optional/garbage")
             #expect(try garbage.json().value(at: ["_meta", "calls", "user", "status"]) == "error", "a reply that is no User is a call error")

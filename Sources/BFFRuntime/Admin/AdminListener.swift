@@ -11,7 +11,7 @@ import Prometheus
 /// (drops cached answers whose key starts with the prefix, in the Redis every replica shares when
 /// the cache keeps them there), `POST /admin/reload` (reads the spec again and swaps it in, or
 /// answers 422 with every problem), `/admin/spec` (the generation serving and the last reload),
-/// `/health` and `/ready`. Bound to
+/// `/openapi.json` (the OpenAPI 3.1 document of the routes serving), `/health` and `/ready`. Bound to
 /// loopback unless told otherwise, so metrics never leave the machine (or the pod) by accident.
 enum AdminListener {
     /// The admin application for one BFF; it runs beside the public one and stops with it.
@@ -94,6 +94,22 @@ enum AdminListener {
             ]
             members.append(("last_reload", server.lastReloadOutcome?.json ?? .null))
             return json(.ok, .object(members))
+        }
+        router.get("openapi.json") { request, _ -> Response in
+            do {
+                let document = try server.openAPIDocument(version: "generation-\(server.currentGeneration.number)")
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: document))
+                )
+            } catch {
+                var problem = Problem(.internalServerError, "the OpenAPI document cannot be made: \(error)")
+                problem.headers[.cacheControl] = "no-store"
+                let requestID = RequestIDMiddleware.requestID(sent: request.headers[.requestID])
+                let (fields, body) = problem.encoded(requestID: requestID, instance: "/openapi.json")
+                return Response(status: .internalServerError, headers: fields, body: .init(byteBuffer: body))
+            }
         }
         router.get("health") { _, _ in status(.ok, "ok") }
         router.get("ready") { _, _ in readiness.isReady ? status(.ok, "ready") : status(.serviceUnavailable, "draining") }

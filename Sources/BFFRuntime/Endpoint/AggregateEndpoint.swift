@@ -196,7 +196,9 @@ extension TemplateFillError {
 
 extension RequiredCallFailed {
     /// 504 when the required call timed out, 503 with Retry-After when its service's breaker is
-    /// open, else 502; lists every call's status, like `_meta`.
+    /// open, 404 (410) when its service answered 404 (410): what the screen is about does not exist,
+    /// which the client can show; 400 when its service refused a call carrying the request's values
+    /// with 400 or 422; else 502. Lists every call's status, like `_meta`.
     var problem: Problem {
         var calls: [(String, JSONValue)] = []
         for (name, outcome) in outcomes {
@@ -212,6 +214,24 @@ extension RequiredCallFailed {
             problem.extensions = [("calls", .object(calls))]
             problem.headers.append(contentsOf: report)
             return problem
+        }
+        if status == .error, let http = outcomes.first(where: { $0.0 == call })?.1.http {
+            if http == 404 || http == 410 {
+                return Problem(
+                    http == 404 ? .notFound : .gone,
+                    "required call '\(call)' found nothing: its service answered \(http)",
+                    extensions: [("calls", .object(calls))],
+                    headers: report
+                )
+            }
+            if readsRequest && (http == 400 || http == 422) {
+                return Problem(
+                    .badRequest,
+                    "required call '\(call)' was refused by its service (\(http)): a value this request gave it is not acceptable",
+                    extensions: [("calls", .object(calls))],
+                    headers: report
+                )
+            }
         }
         let timedOut = status == .timeout
         return Problem(

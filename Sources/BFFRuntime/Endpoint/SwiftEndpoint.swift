@@ -161,7 +161,7 @@ public final class SwiftEndpointContext: Sendable {
         let recorded = outcome
         outcomes.withLock { $0[name] = recorded }
         if call.required && !outcome.hasServiceData {
-            throw RequiredCallFailed(call: name, status: outcome.status, outcomes: report())
+            throw RequiredCallFailed(call: name, status: outcome.status, outcomes: report(), readsRequest: call.readsRequest)
         }
         return outcome.value ?? .null
     }

@@ -64,4 +64,6 @@ public struct RequiredCallFailed: Error, Sendable {
     public let status: CallStatus
     /// Every call's outcome at the moment of failure, for `_meta`-style reporting in the problem.
     public let outcomes: [(String, CallOutcome)]
+    /// Whether the call carries values of the request, so a 400 or 422 from its service refuses the client's values.
+    var readsRequest = false
 }

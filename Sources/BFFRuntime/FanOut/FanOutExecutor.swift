@@ -210,7 +210,8 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
                     RequiredCallFailed(
                         call: plan.calls[failedRequired].name,
                         status: settled[failedRequired].status,
-                        outcomes: zip(plan.calls.map(\.name), settled).map { ($0, $1) }
+                        outcomes: zip(plan.calls.map(\.name), settled).map { ($0, $1) },
+                        readsRequest: plan.calls[failedRequired].readsRequest
                     )
                 )
             )

@@ -24,12 +24,16 @@ final class CompiledCall: Sendable {
     let needsParsedBody: Bool
     /// The method and message of a call to a gRPC service; nil for an HTTP call.
     let grpc: GRPCCallPlan?
+    /// Whether its path, body or headers carry values of the request (captures, query, headers): a
+    /// service that refuses such a call with 400 or 422 is refusing the client's values.
+    let readsRequest: Bool
 
     init(
         index: Int, name: String, service: ServiceCluster, target: CompiledTemplate, headers: [(name: String, value: CompiledTemplate)],
         timeout: Duration, required: Bool, fallback: JSONValue?, hedge: HedgeSpec?, cache: CacheSpec?, dependencies: [Int], dependents: [Int],
-        needsParsedBody: Bool, grpc: GRPCCallPlan?
+        needsParsedBody: Bool, grpc: GRPCCallPlan?, readsRequest: Bool = false
     ) {
+        self.readsRequest = readsRequest
         self.index = index
         self.name = name
         self.service = service
@@ -85,6 +89,12 @@ final class CompiledPlan: Sendable {
                 needsParsedBody: !graph.dependents[index].isEmpty || shapedCalls.contains(index),
                 grpc: call.method.flatMap { name in service.grpc.flatMap { GRPCMethod(name, in: $0) } }.map {
                     GRPCCallPlan(method: $0, body: call.body.map(CompiledMessage.init))
+                },
+                readsRequest: call.variables.contains { variable in
+                    switch variable.source {
+                    case .path, .query, .header: true
+                    default: false
+                    }
                 }
             )
         }

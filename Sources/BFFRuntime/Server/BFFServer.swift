@@ -377,6 +377,9 @@ public final class BFFServer: Service, Sendable {
 
     /// The generation serving now, for the admin listener.
     var currentGeneration: ServerGeneration { slot.generation }
+
+    /// The Swift endpoints, for the OpenAPI document.
+    var swiftEndpointsForDescription: [SwiftEndpoint] { swiftEndpoints }
 }
 
 extension Router {

@@ -42,7 +42,7 @@ public enum SpecLoader {
 
     // MARK: Reading
 
-    private static func compose(_ yaml: String, reader: YAMLReader, file: String) -> Node? {
+    static func compose(_ yaml: String, reader: YAMLReader, file: String) -> Node? {
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
                 reader.report(SourceLocation(file: file, line: 1), "the spec is empty", hint: "start with 'name:' and 'endpoints:'")
@@ -216,6 +216,8 @@ public enum SpecLoader {
                     }
                 case "grpc":
                     service.grpc = readGRPC(field, reader: reader)
+                case "openapi":
+                    service.openAPI = readServiceOpenAPI(field, reader: reader)
                 default:
                     readResilience(key, field, into: &service, reader: reader)
                 }
@@ -347,6 +349,7 @@ public enum SpecLoader {
                 case "fallback": call.fallback = reader.json(field)
                 case "hedge": call.hedge = readHedge(field, reader: reader)
                 case "cache": call.cache = readCache(field, at: .call(name), reader: reader)
+                case "schema": call.schema = readCallSchema(field, call: name, reader: reader)
                 case "headers":
                     for (header, _, headerValue) in reader.mapping(field, what: "headers of call '\(name)'", allowed: []) ?? [] {
                         if let value = template(headerValue, kind: .headerValue, reader: reader) {

@@ -96,6 +96,8 @@ public struct ServiceSpec: Sendable {
     public var retry: RetrySpec?
     /// Set, calls to the service are gRPC calls (`method:`), over HTTP/2.
     public var grpc: GRPCServiceSpec?
+    /// The service's own OpenAPI document, for the schemas of the sections its calls fill.
+    public var openAPI: ServiceOpenAPISpec?
     public var location: SourceLocation
 
     public static let defaultTimeout: Duration = .seconds(1)
@@ -262,6 +264,9 @@ public struct CallSpec: Sendable {
     public var method: String?
     /// The request message of a gRPC call; nil sends the empty message.
     public var body: MessageTemplate?
+    /// `schema:` the JSON Schema of the call's result, for the BFF's OpenAPI document; it wins
+    /// over the service's `openapi:` document.
+    public var schema: JSONValue?
     public var location: SourceLocation
 
     public init(

@@ -153,6 +153,7 @@ enum SpecGrammar {
             SpecField("max_body", .byteSize, "The largest response body read, e.g. 10MiB."),
             SpecField("ca_file", .text, "PEM file of CAs the service's certificate must chain to, relative to this spec."),
             SpecField("grpc", .section(grpc), "The service speaks gRPC; calls name a method."),
+            SpecField("openapi", .text, "The service's OpenAPI 3 document (JSON or YAML, relative to this spec); calls to its operations take their 200 schema from it."),
         ] + resilienceServiceFields
     )
 
@@ -261,6 +262,7 @@ enum SpecGrammar {
             SpecField("headers", .map(.text), "Headers sent with the call; values are templates."),
             SpecField("hedge", .section(hedge), "Send a second request when the first is slow."),
             SpecField("cache", .section(callCache), "Cache this call's result."),
+            SpecField("schema", .either([.map(.anything), .boolean]), "The JSON Schema of this call's section, for the BFF's OpenAPI document."),
         ]
     )
 
