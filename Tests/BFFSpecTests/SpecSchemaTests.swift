@@ -162,7 +162,7 @@ struct SpecSchemaTests {
     /// Every table of allowed keys the loader checks mappings against, with the schema section it is.
     static let loaderTables: [(section: String, keys: [String])] = [
         ("spec", SpecLoader.topLevelKeys), ("include", SpecLoader.includeKeys),
-        ("service", SpecLoader.serviceKeys), ("grpc", SpecLoader.grpcKeys), ("instance", SpecLoader.instanceKeys),
+        ("service", SpecLoader.serviceKeys), ("grpc", SpecLoader.grpcKeys), ("tracing", SpecLoader.tracingKeys), ("instance", SpecLoader.instanceKeys),
         ("health_check", SpecLoader.healthCheckKeys), ("outlier", SpecLoader.outlierKeys), ("circuit_breaker", SpecLoader.breakerKeys),
         ("retry", SpecLoader.retryKeys), ("hedge", SpecLoader.hedgeKeys), ("deadlines", SpecLoader.deadlineKeys),
         ("endpoint", SpecLoader.endpointKeys), ("call", SpecLoader.callKeys), ("response_field", SpecLoader.responseKeys),

@@ -40,14 +40,24 @@ struct ProxyEndpoint: EndpointHandler {
                 headers.add(name: "transfer-encoding", value: "chunked")
             }
         }
-        let head = HTTPRequestHead(
+        var head = HTTPRequestHead(
             version: .http1_1,
             method: HTTPMethod(rawValue: request.method.rawValue),
             uri: uri,
             headers: headers
         )
         let replayable = !hasBody && (Self.idempotentMethods.contains(request.method) || request.headers[.idempotencyKey] != nil)
-        let upstream = try await forward(head, body: hasBody ? request.body : nil, replayable: replayable, eventLoop: context.eventLoop)
+        // Traced, the service gets the proxied call's own span as parent instead of the client's.
+        let span = context.trace?.startCall("proxy \(service.name)", service: service.name)
+        if let span { span.addHeaders(to: &head.headers) }
+        let upstream: StreamedResponse
+        do {
+            upstream = try await forward(head, body: hasBody ? request.body : nil, replayable: replayable, eventLoop: context.eventLoop)
+        } catch {
+            span?.endProxied(status: nil)
+            throw error
+        }
+        span?.endProxied(status: Int(upstream.head.status.code))
         var responseHeaders = upstream.head.headers
         let upstreamLength = responseHeaders.first(name: "content-length").flatMap(Int.init)
         HopByHop.strip(&responseHeaders)

@@ -14,6 +14,7 @@ extension RequestInputs {
         tlsSubject = context.tls?.clientSubject
         identityHeaders = context.identityHeaders
         principal = context.principal
+        trace = context.trace
     }
 }
 

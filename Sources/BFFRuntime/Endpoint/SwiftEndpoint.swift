@@ -145,6 +145,9 @@ public final class SwiftEndpointContext: Sendable {
             if !inputs.requestID.isEmpty { headers.add(name: "x-request-id", value: inputs.requestID) }
             for (name, value) in inputs.identityHeaders { headers.replaceOrAdd(name: name, value: value) }
             let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
+            let span = inputs.trace?.startCall(name, service: call.service.name)
+            span?.addHeaders(to: &headers)
+            defer { span?.end(outcome) }
             outcome = await runner.run(
                 call,
                 target: target,

@@ -81,6 +81,10 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         var waitingOn: Int
         /// The call, while it is in flight.
         var running: (any LoopCancellable)?
+        /// The call's client span while it is in flight, when the request is traced.
+        var trace: CallTrace?
+        /// Whether the call went out with a span of its own.
+        var traced = false
     }
 
     func begin() {
@@ -133,6 +137,12 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
             return .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "an input from another call is missing")
         }
         let callDeadline = min(deadline, .now() + .nanoseconds(call.timeout.nanosecondsValue))
+        if let trace = inputs.trace {
+            let span = trace.startCall(call.name, service: call.service.name)
+            span.addHeaders(to: &headers)
+            slots[index].trace = span
+            slots[index].traced = true
+        }
         inFlight += 1
         if let cache = executor.cache, call.cache != nil {
             slots[index].running = CachedCallTask(
@@ -169,6 +179,7 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
     private func settled(_ index: Int, _ outcome: CallOutcome) {
         inFlight -= 1
         slots[index].running = nil
+        slots[index].trace.take()?.end(outcome)
         if stopping {
             slots[index].outcome = slots[index].outcome ?? outcome
         } else {
@@ -203,6 +214,12 @@ final class PlanRun: LoopCancellable, @unchecked Sendable {
         self.completion = nil
         let settled = plan.calls.map { call in
             slots[call.index].outcome.take() ?? .failed(.skipped, milliseconds: 0, fallback: call.fallback, reason: "not started")
+        }
+        if let trace = inputs.trace {
+            // Calls that never went out still show in the trace, with why.
+            for call in plan.calls where !slots[call.index].traced {
+                trace.recordUnsent(call.name, service: call.service.name, outcome: settled[call.index])
+            }
         }
         if let failedRequired {
             completion(

@@ -3,7 +3,7 @@ public import Hummingbird
 import NIOCore
 
 /// Writes one JSON line per request to standard output: time, request id, method, route, path,
-/// status, duration and the names of degraded calls.
+/// status, duration, the names of degraded calls and, when tracing, the trace id.
 ///
 /// The line is written byte by byte into one buffer (no intermediate JSON tree, no Foundation date
 /// formatting): the access log is on by default, so its cost is paid on every request.
@@ -23,14 +23,15 @@ public struct AccessLogMiddleware: RouterMiddleware {
         sink.write(
             Self.line(
                 requestID: context.requestID, method: request.method.rawValue, route: context.record.route, path: request.uri.path,
-                status: Int(response.status.code), milliseconds: milliseconds, degraded: context.record.degradedCalls
+                status: Int(response.status.code), milliseconds: milliseconds, degraded: context.record.degradedCalls,
+                traceID: context.trace?.traceID
             )
         )
         return response
     }
 
     /// One access-log line, newline included.
-    static func line(requestID: String, method: String, route: String?, path: String, status: Int, milliseconds: Double, degraded: [String]) -> [UInt8] {
+    static func line(requestID: String, method: String, route: String?, path: String, status: Int, milliseconds: Double, degraded: [String], traceID: String? = nil) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(256)
         line += #"{"ts":""#.utf8
@@ -50,6 +51,10 @@ public struct AccessLogMiddleware: RouterMiddleware {
         if !degraded.isEmpty {
             line += #","degraded":"#.utf8
             JSONValue.array(degraded.map(JSONValue.string)).write(to: &line)
+        }
+        if let traceID, !traceID.isEmpty {
+            line += #","trace_id":"#.utf8
+            JSONValue.writeString(traceID, to: &line)
         }
         line += "}\n".utf8
         return line

@@ -18,6 +18,8 @@ public struct RequestInputs: Sendable {
     public var identityHeaders: [(String, String)] = []
     /// The authenticated caller, whose answers the cache keeps apart from everyone else's.
     public var principal: Principal?
+    /// The request's server span when tracing: each call gets a child span and its own `traceparent`.
+    var trace: ServerTrace?
 
     public init(
         captures: [String: String] = [:],

@@ -25,6 +25,8 @@ final class ServerGeneration: Sendable {
     let transport: UpstreamTransport
     let edge: EdgeRuntime
     let cache: CacheRuntime?
+    /// Spans and trace context, when the spec has `tracing:`.
+    let tracer: RequestTracer?
     let router: Router
     let healthChecker: HealthChecker
     /// The services required calls need, for readiness.
@@ -42,6 +44,7 @@ final class ServerGeneration: Sendable {
         var edge = ""
         var limiter = ""
         var cache = ""
+        var tracing = ""
         var endpoints: [String: String] = [:]
     }
 
@@ -59,7 +62,7 @@ final class ServerGeneration: Sendable {
 
     private init(
         number: Int, spec: ClientSpec, clusters: [String: ServiceCluster], transport: UpstreamTransport, edge: EdgeRuntime,
-        cache: CacheRuntime?, router: Router, healthChecker: HealthChecker, required: [ServiceCluster], responder: MiddlewareChain,
+        cache: CacheRuntime?, tracer: RequestTracer?, router: Router, healthChecker: HealthChecker, required: [ServiceCluster], responder: MiddlewareChain,
         fast: FastAggregations?, keys: Keys
     ) {
         self.number = number
@@ -69,6 +72,7 @@ final class ServerGeneration: Sendable {
         self.transport = transport
         self.edge = edge
         self.cache = cache
+        self.tracer = tracer
         self.router = router
         self.healthChecker = healthChecker
         self.required = required
@@ -185,6 +189,20 @@ final class ServerGeneration: Sendable {
                 throw error
             }
         }
+        keys.tracing = spec.tracing.map { SpecFingerprint.of($0) + "|" + spec.name + "|" + SpecFingerprint.of(spec.edge.trustedProxies) } ?? ""
+        let tracer: RequestTracer?
+        if let previous, previous.keys.tracing == keys.tracing {
+            tracer = previous.tracer
+        } else if let tracing = spec.tracing, !validateOnly {
+            do {
+                tracer = try RequestTracer(spec: tracing, bff: spec.name, trustedProxies: spec.edge.trustedProxies, logger: logger)
+            } catch {
+                await releaseNew(edge: edge, cache: cache)
+                throw error
+            }
+        } else {
+            tracer = nil
+        }
         let wideLimits = spec.edge.rateLimits.limits.enumerated().map { (id: "bff\($0)", spec: $1) }
         func admission(route: RoutePattern, auth: EndpointAuthSpec?, limits: [RateLimitSpec], bodyLimit: Int?) -> RouteAdmission {
             let own = limits.enumerated().map { (id: "\(route.method) \(route.path)#\($0)", spec: $1) }
@@ -274,6 +292,7 @@ final class ServerGeneration: Sendable {
             healthChecker = HealthChecker(clusters: checked, transport: transport, logger: logger)
         }
         var middleware: [any RouterMiddleware<BFFRequestContext>] = [RequestIDMiddleware()]
+        if let tracer { middleware.append(TracingMiddleware(tracer: tracer)) }
         if let sink = options.accessLog { middleware.append(AccessLogMiddleware(sink: sink)) }
         // Without an admin listener nobody can read the metrics, so requests skip recording them.
         if options.adminListen != nil { middleware.append(MetricsMiddleware(metrics: metrics)) }
@@ -281,7 +300,9 @@ final class ServerGeneration: Sendable {
         if let cors = spec.edge.cors { middleware.append(CORSMiddleware(spec: cors)) }
         middleware.append(ProblemMiddleware())
         let responder = MiddlewareChain(middleware: middleware, responder: BFFResponder(router: router, readiness: readiness))
-        let fast = FastAggregations(router: router, spec: spec, accessLog: options.accessLog, metrics: options.adminListen != nil ? metrics : nil, logger: logger)
+        let fast = FastAggregations(
+            router: router, spec: spec, accessLog: options.accessLog, metrics: options.adminListen != nil ? metrics : nil, tracer: tracer, logger: logger
+        )
         let generation = ServerGeneration(
             number: (previous?.number ?? 0) + 1,
             spec: spec,
@@ -289,6 +310,7 @@ final class ServerGeneration: Sendable {
             transport: transport,
             edge: edge,
             cache: cache,
+            tracer: tracer,
             router: router,
             healthChecker: healthChecker,
             required: requiredServices.sorted().compactMap { services[$0] },
@@ -300,12 +322,13 @@ final class ServerGeneration: Sendable {
     }
 
     /// The background work of each part this generation has that `previous` did not: JWKS refresh
-    /// and keys-file reload (edge), shared fetches and refreshes (cache), health checks.
-    func newServices(since previous: ServerGeneration?) -> (edge: [any Service], cache: [any Service], health: [any Service]) {
+    /// and keys-file reload (edge), shared fetches and refreshes (cache), health checks, span export.
+    func newServices(since previous: ServerGeneration?) -> (edge: [any Service], cache: [any Service], health: [any Service], tracing: [any Service]) {
         (
             edge: edge === previous?.edge ? [] : edge.services,
             cache: cache == nil || cache === previous?.cache ? [] : [cache!.workers],
-            health: healthChecker.clusters.isEmpty || healthChecker === previous?.healthChecker ? [] : [healthChecker]
+            health: healthChecker.clusters.isEmpty || healthChecker === previous?.healthChecker ? [] : [healthChecker],
+            tracing: tracer == nil || tracer === previous?.tracer ? [] : [tracer!.service]
         )
     }
 

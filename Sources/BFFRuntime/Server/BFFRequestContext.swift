@@ -20,6 +20,8 @@ public struct BFFRequestContext: RequestContext {
     public var principal: Principal?
     /// Headers every upstream call carries for the caller (`forward_claims`).
     var identityHeaders: [(String, String)] = []
+    /// The request's server span, when the spec has `tracing:`.
+    var trace: ServerTrace?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -289,6 +289,7 @@ public final class BFFServer: Service, Sendable {
         background.after(options.drainTimeout) { [self] in
             if current.edge !== generation.edge { stopJob(of: current.edge) }
             if let cache = current.cache, cache !== generation.cache { stopJob(of: cache) }
+            if let tracer = current.tracer, tracer !== generation.tracer { stopJob(of: tracer) }
             await current.release(keptBy: generation)
         }
         outcome.result = .applied
@@ -315,6 +316,7 @@ public final class BFFServer: Service, Sendable {
             (ObjectIdentifier(generation.edge), background.start(new.edge)),
             (generation.cache.map { ObjectIdentifier($0) } ?? ObjectIdentifier(generation), background.start(new.cache)),
             (ObjectIdentifier(generation.healthChecker), background.start(new.health)),
+            (generation.tracer.map { ObjectIdentifier($0) } ?? ObjectIdentifier(generation), background.start(new.tracing)),
         ]
         jobs.withLock { jobs in
             for case (let id, let job?) in started { jobs[id] = job }

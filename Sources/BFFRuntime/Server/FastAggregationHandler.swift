@@ -19,6 +19,8 @@ struct FastAggregations: Sendable {
     let router: Router
     let accessLog: LogLineSink?
     let metrics: BFFMetrics?
+    /// Spans and trace context, when the spec has `tracing:`.
+    let tracer: RequestTracer?
     /// Where degraded calls are logged, at debug level.
     let logger: Logger
     let corsEnabled: Bool
@@ -30,8 +32,9 @@ struct FastAggregations: Sendable {
     /// start-up by the same matching (``endpoint(at:)``), so those requests are not routed again.
     private let literalPaths: [Substring: AggregateEndpoint]
 
-    init(router: Router, spec: ClientSpec, accessLog: LogLineSink?, metrics: BFFMetrics?, logger: Logger) {
+    init(router: Router, spec: ClientSpec, accessLog: LogLineSink?, metrics: BFFMetrics?, tracer: RequestTracer? = nil, logger: Logger) {
         self.router = router
+        self.tracer = tracer
         self.logger = logger
         self.accessLog = accessLog
         self.metrics = metrics
@@ -144,6 +147,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let started = NIODeadline.now()
         /// Set once the request's end arrived and its plan started.
         var running = false
+        /// The request's server span, when tracing.
+        var trace: ServerTrace?
         var run: PlanRun?
 
         init(request: HTTPRequest, routes: FastAggregations, endpoint: AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?) {
@@ -238,6 +243,11 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             requestID: requestID
         )
         inputs.tlsSubject = tls?.clientSubject
+        if let tracer = exchange.routes.tracer {
+            let trace = tracer.start(method: "GET", path: exchange.path, headers: exchange.request.headerFields, peer: context.channel.remoteAddress)
+            exchange.trace = trace
+            inputs.trace = trace
+        }
         exchange.routes.metrics?.inFlight.increment()
         do {
             try plan.requireValidInputs(inputs)
@@ -355,10 +365,11 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
                 calls: zip(names, outcomes).map { CallSample(name: $0.0, status: $0.1.status, milliseconds: $0.1.milliseconds) }
             )
         }
+        exchange.trace?.end(route: route, status: Int(status.code))
         routes.accessLog?.write(
             AccessLogMiddleware.line(
                 requestID: requestID, method: "GET", route: route, path: String(exchange.path), status: Int(status.code),
-                milliseconds: Double(elapsed.nanoseconds) / 1e6, degraded: degraded.map(\.0)
+                milliseconds: Double(elapsed.nanoseconds) / 1e6, degraded: degraded.map(\.0), traceID: exchange.trace?.traceID
             )
         )
     }

@@ -12,6 +12,7 @@ public enum SpecLoader {
     static let includeKeys = SpecGrammar.include.keys
     static let serviceKeys = SpecGrammar.service.keys
     static let grpcKeys = SpecGrammar.grpc.keys
+    static let tracingKeys = SpecGrammar.tracing.keys
     static let endpointKeys = SpecGrammar.endpoint.keys
     static let callKeys = SpecGrammar.call.keys
     static let responseKeys = SpecGrammar.responseField.keys
@@ -66,6 +67,7 @@ public enum SpecLoader {
         var http2 = HTTP2Spec()
         var deadlines: DeadlineSpec?
         var cacheStore: CacheStoreSpec?
+        var tracing: TracingSpec?
         var services: [String: ServiceSpec] = [:]
         var endpointsNode: Node?
         var loaded: Set<String> = []
@@ -94,6 +96,8 @@ public enum SpecLoader {
                 deadlines = readDeadlines(value, reader: reader)
             case "cache_store":
                 cacheStore = readCacheStore(value, reader: reader)
+            case "tracing":
+                tracing = readTracing(value, reader: reader)
             case "include":
                 for file in includeFiles(value, reader: reader) {
                     mergeInclude(file, chain: [canonicalPath(reader.file)], into: &services, edge: &included, reader: reader, loaded: &loaded)
@@ -119,6 +123,7 @@ public enum SpecLoader {
         spec.http2 = http2
         if let deadlines { spec.deadlines = deadlines }
         if let cacheStore { spec.cacheStore = cacheStore }
+        spec.tracing = tracing
         return spec
     }
 

@@ -19,6 +19,8 @@ public struct ClientSpec: Sendable {
     public var edge: EdgeSpec
     /// The store behind every `cache:` of this BFF.
     public var cacheStore = CacheStoreSpec()
+    /// Trace context and span export; nil traces nothing.
+    public var tracing: TracingSpec?
     /// The file the spec was loaded from.
     public var file: String
     /// The files `include:` read, directly or through other includes (canonical paths, sorted).

@@ -80,9 +80,21 @@ enum SpecGrammar {
             SpecField("admin_listen", .text, "The admin listener's host:port, or off for none."),
             SpecField("deadlines", .section(deadlines), "How the time left is passed on to services."),
             SpecField("cache_store", .section(cacheStore), "Where cached responses are kept."),
+            SpecField("tracing", .section(tracing), "W3C trace context for requests and calls, and spans exported over OTLP/HTTP."),
         ] + includeFields + [
             SpecField("endpoints", .list(.section(endpoint)), "The routes this client serves."),
         ] + edgeFields
+    )
+
+    static let tracing = SpecSection(
+        name: "tracing",
+        summary: "Trace context taken or started per request, a child span per call, spans sent to an OTLP/HTTP collector.",
+        fields: [
+            SpecField("otlp", .text, "The collector's OTLP/HTTP URL, e.g. http://otel-collector:4318 (/v1/traces is added when it has no path).", required: true),
+            SpecField("sample", .share, "The share of new traces recorded, e.g. 10%; a trusted incoming traceparent decides for its own trace."),
+            SpecField("trust_incoming", .boolean, "Take traceparent and tracestate from any client, not only from trusted_proxies."),
+            SpecField("service_name", .text, "service.name on the spans; <name>-bff by default."),
+        ]
     )
 
     static let include = SpecSection(
