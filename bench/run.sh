@@ -161,7 +161,13 @@ cat >> "$tmp/bench-grpc.yaml" <<YAML
       notifications: { service: notes, path: /notifications }
 YAML
 
-port_free_or_die 9001 9002 9003 "$nginx_port" "$nginx_h2_port" "$ours_port" "$((ours_port + 1000))"
+# The traced rows: bench.yaml with tracing on, exporting to the sink on 9004; sample 0% pays for
+# trace context and headers only, 100% records and exports every span.
+for share in 0 100; do
+  { cat "$here/bench.yaml"; printf 'tracing: { otlp: "http://127.0.0.1:9004", sample: %s%% }\n' "$share"; } > "$tmp/bench-traced-$share.yaml"
+done
+
+port_free_or_die 9001 9002 9003 9004 "$nginx_port" "$nginx_h2_port" "$ours_port" "$((ours_port + 1000))"
 if ((want_ours)) && curl -s -o /dev/null --max-time 1 --http2-prior-knowledge "http://127.0.0.1:$grpc_port/"; then die "something already listens on 127.0.0.1:$grpc_port; stop it first"; fi
 
 # --- stub upstreams on CPU 0 ---------------------------------------------------------------------------------------
@@ -187,7 +193,7 @@ start_gw() { # nginx|ours|ours-protected|ours-h2 -> sets gw_pid, gw_port (HTTP/1
       gw_port=$nginx_port; gw_h2_port=$nginx_h2_port; gw_log=$tmp/nginx-njs.err
       taskset -c 1 nginx -p "$tmp/" -e "$gw_log" -c "$tmp/nginx-njs.conf" > "$tmp/nginx-njs.out" 2>&1 &
       ;;
-    ours | ours-protected | ours-h2 | ours-grpc)
+    ours | ours-protected | ours-h2 | ours-grpc | ours-traced-0 | ours-traced-100)
       # ours: no admin listener, so no metrics are recorded; ours-protected: bench-protected.yaml
       # (two instances per service, breakers, retries, ejection) with the admin listener and metrics on;
       # ours-h2: bench.yaml with http2: true.
@@ -195,6 +201,7 @@ start_gw() { # nginx|ours|ours-protected|ours-h2 -> sets gw_pid, gw_port (HTTP/1
       if [[ $1 == ours-protected ]]; then spec=$here/bench-protected.yaml; admin=127.0.0.1:$((ours_port + 1000)); fi
       if [[ $1 == ours-h2 ]]; then spec=$tmp/bench-h2.yaml; fi
       if [[ $1 == ours-grpc ]]; then spec=$tmp/bench-grpc.yaml; fi
+      if [[ $1 == ours-traced-* ]]; then spec=$tmp/bench-traced-${1#ours-traced-}.yaml; fi
       gw_h2_port=$ours_port
       gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
       # mobile-bff's Swift /v1/badges takes JWTs, so the spec declares a key; the benchmarked routes are public.
@@ -329,6 +336,8 @@ for s in "${scenarios[@]}"; do
   elif ((want_ours)); then
     gateways+=("ours|mobile-bff")
     [[ $conns == 64 && $path != /dashboard-slow ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
+    # Tracing off (the plain row) against tracing on, unsampled and sampled, in the same rounds.
+    [[ $path == /dashboard ]] && gateways+=("ours-traced-0|mobile-bff, tracing on, sample 0%" "ours-traced-100|mobile-bff, tracing on, sample 100%")
   fi
   for round in $(seq "$rounds"); do
     for g in "${gateways[@]}"; do
