@@ -11,8 +11,10 @@ import Prometheus
 /// (drops cached answers whose key starts with the prefix, in the Redis every replica shares when
 /// the cache keeps them there), `POST /admin/reload` (reads the spec again and swaps it in, or
 /// answers 422 with every problem), `/admin/spec` (the generation serving and the last reload),
-/// `/openapi.json` (the OpenAPI 3.1 document of the routes serving), `/health` and `/ready`. Bound to
-/// loopback unless told otherwise, so metrics never leave the machine (or the pod) by accident.
+/// `/admin/` (a live page of routes, calls, services and the cache; ``AdminPage``) and the
+/// `/admin/status.json` it polls (``AdminStatus``), `/openapi.json` (the OpenAPI 3.1 document of
+/// the routes serving), `/health` and `/ready`. Bound to loopback unless told otherwise, so metrics
+/// never leave the machine (or the pod) by accident.
 enum AdminListener {
     /// The admin application for one BFF; it runs beside the public one and stops with it.
     ///
@@ -94,6 +96,14 @@ enum AdminListener {
             ]
             members.append(("last_reload", server.lastReloadOutcome?.json ?? .null))
             return json(.ok, .object(members))
+        }
+        router.get("admin/status.json") { _, _ -> Response in
+            json(.ok, AdminStatus.json(server: server, metrics: metrics))
+        }
+        // The router takes /admin and /admin/ for the same path; the page fetches its status by an
+        // absolute path, so it works at either.
+        router.get("admin") { _, _ -> Response in
+            Response(status: .ok, headers: AdminPage.headers, body: .init(byteBuffer: AdminPage.body))
         }
         router.get("openapi.json") { request, _ -> Response in
             do {

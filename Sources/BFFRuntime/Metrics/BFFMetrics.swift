@@ -1,3 +1,4 @@
+import BFFSpec
 import Prometheus
 import Synchronization
 
@@ -28,6 +29,7 @@ final class BFFMetrics: Sendable {
         var requestDurations: [String: DurationHistogram] = [:]
         var calls: [CallKey: Counter] = [:]
         var callDurations: [CallRoute: DurationHistogram] = [:]
+        var live = LiveTally()
     }
 
     private struct RequestKey: Hashable {
@@ -91,12 +93,14 @@ final class BFFMetrics: Sendable {
         )
     }
 
-    /// Counts one answered request and its duration, and each of its calls by outcome.
+    /// Counts one answered request and its duration, and each of its calls by outcome, in the
+    /// Prometheus series and in the admin page's ``LiveTally``.
     ///
     /// - Parameter route: the route pattern (`/dashboard/{id}`), or a fixed name for what no route
     ///   matched (`unmatched`).
     func record(route: String, status: Int, duration: Duration, calls: [CallSample]) {
         let (counter, histogram, callSeries) = series.withLock { series in
+            series.live.count(route: route, status: status, milliseconds: Double(duration.nanosecondsValue) / 1e6, calls: calls)
             let key = RequestKey(route: route, status: status)
             let counter = series.requests[key] ?? {
                 let made = registry.counter(
@@ -154,6 +158,13 @@ final class BFFMetrics: Sendable {
     /// Counts one cache look-up by how it was answered.
     func recordCache(_ result: CacheResult) {
         cacheRequests[result]?.increment()
+        series.withLock { $0.live.count(result) }
+    }
+
+    /// The admin page's counts as they stand. The copy shares storage with the live tally, so the
+    /// next request to count copies it once: one copy per poll, not per request.
+    var live: LiveTally {
+        series.withLock { $0.live }
     }
 
     /// The Prometheus text exposition of every series.

@@ -45,6 +45,8 @@ struct BFFResponder: HTTPResponder {
     /// `forward_claims`, to upstreams in place of anything the client sent), and puts the rate-limit
     /// headers on whatever the handler answers.
     private func admitted(_ request: Request, context: Context, route: Router.Route, captures: [String: String]) async throws -> Response {
+        // Noted before admission, so a refusal (401, 403, 429) is counted and logged under its route.
+        context.record.note(route: route.pattern.path)
         var context = context
         let edge = route.admission.edge
         var request = request
