@@ -78,7 +78,7 @@ import Testing
         }
     }
 
-    @Test("deadline exceeded degrades an optional call to its fallback; a required call's NOT_FOUND is a 502")
+    @Test("deadline exceeded degrades an optional call to its fallback; a required call's NOT_FOUND is a 404")
     func failures() async throws {
         try await Self.withGRPCGateway { gateway, _ in
             let slow = try await gateway.get("/quick/slow")
@@ -93,6 +93,39 @@ import Testing
             let garbage = try await gateway.get("/optional/garbage")
             #expect(try garbage.json().value(at: ["_meta", "calls", "user", "status"]) == "error", "a reply that is no User is a call error")
         }
+    }
+
+    @Test("a connection on which the service went silent is dropped when a call times out on it, and the next call opens a new one")
+    func silentConnectionIsReplaced() async throws {
+        let port = try ExecutableTests.freePort()
+        let script = ExecutableTests.repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_stub.py").path
+        let service = try ChildProcess(
+            executable: try ListenerClients.executable("python3"), arguments: [script, "--port", "\(port)", "--descriptor-set", Self.descriptorSet],
+            standardOutput: .discarded, standardError: .discarded
+        )
+        defer { _ = service.kill() }
+        let listening = await eventually(within: .seconds(15)) {
+            (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+                .map { $0.close(promise: nil) } != nil
+        }
+        try #require(listening, "the gRPC stub did not start")
+        let proxy = try await SilentFirstProxy(target: port)
+        try await withStubs { stubs in
+            stubs[0].on("/orders/7", body: #"[{"id":"o1"}]"#)
+            let yaml = Self.spec(grpcPort: proxy.port, stub: stubs[0]).replacingOccurrences(of: "retry: { attempts: 2, backoff: 10ms, budget: 100%, min_per_second: 100 }", with: "")
+            try await withGateway(yaml) { gateway in
+                let first = try await gateway.get("/quick/7")
+                #expect(try first.json().value(at: ["_meta", "calls", "user", "status"]) == "timeout", "the first connection never answers: \(first.text)")
+                var answered = false
+                for _ in 0..<5 where !answered {
+                    let next = try await gateway.get("/quick/7")
+                    answered = try next.json().value(at: ["_meta", "calls", "user", "status"]) == "ok"
+                }
+                #expect(answered, "a call after the timeout reaches the service over a new connection")
+                #expect(proxy.acceptedConnections >= 2)
+            }
+        }
+        await proxy.close()
     }
 
     @Test("UNAVAILABLE is retried within the service's retry budget")

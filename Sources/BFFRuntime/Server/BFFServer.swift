@@ -185,6 +185,11 @@ public final class BFFServer: Service, Sendable {
                 await adminGroup?.triggerGracefulShutdown()
                 try await listeners.waitForAll()
             }
+            // The spans of the last requests go out before the exporter is stopped (bounded).
+            if let tracer = slot.generation.tracer {
+                tracer.flush()
+                try? await Task.sleep(for: .milliseconds(300))
+            }
             tasks.cancelAll()
         }
         // Retired generations released their parts as the background work ended; this releases the last.

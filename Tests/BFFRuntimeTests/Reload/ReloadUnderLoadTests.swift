@@ -59,7 +59,7 @@ struct ReloadUnderLoadTests {
             try #require(await eventually(within: .seconds(10)) { await ExecutableTests.status(base + "/health") == 200 }, "bff serve did not start")
 
             let script = ExecutableTests.repositoryRoot.appendingPathComponent("Tests/Scripts/reload_load.lua").path
-            async let load = ExecutableTests.run(URL(fileURLWithPath: "/usr/bin/wrk"), ["-t1", "-c4", "-d10s", "--timeout", "5s", "-s", script, base + "/screen"])
+            async let load = ExecutableTests.run(URL(fileURLWithPath: "/usr/bin/nice"), ["-n", "10", "/usr/bin/wrk", "-t1", "-c4", "-d10s", "--timeout", "5s", "-s", script, base + "/screen"])
             var samples: [Int] = []
             var sent = 0
             let start = ContinuousClock.now

@@ -168,6 +168,34 @@ struct TracingTests {
         }
     }
 
+    @Test("an unsampled trace (sample: 0%) still carries its trace id to every call, each with a span id of its own and not sampled, and records no span")
+    func unsampledPropagates() async throws {
+        let receiver = try await Receiver()
+        defer { receiver.stop() }
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            for path in ["/a/7", "/b", "/c", "/d"] { stub.on(path, body: "{}") }
+            let yaml = Self.spec(stub, receiver: receiver.port).replacingOccurrences(of: "sample: 100%", with: "sample: 0%")
+            try await withGateway(yaml) { gateway in
+                #expect(try await gateway.get("/screen/7").status == 200)
+                let parents = ["/a/7", "/b", "/c", "/d"].compactMap { stub.requests(to: $0).first?.headers.first(name: "traceparent") }
+                #expect(parents.count == 4, "\(parents)")
+                #expect(Set(parents.map { $0.split(separator: "-")[1] }).count == 1, "one trace: \(parents)")
+                #expect(Set(parents.map { $0.split(separator: "-")[2] }).count == 4, "a span id per call: \(parents)")
+                #expect(parents.allSatisfy { $0.hasSuffix("-00") && $0.split(separator: "-")[2].count == 16 }, "not sampled: \(parents)")
+                // A sampled request after it shows the exporter works, so the unsampled one's absence means something.
+                try await withGateway(Self.spec(stub, receiver: receiver.port)) { traced in
+                    _ = try await traced.get("/screen/7")
+                    let sampled = stub.requests(to: "/b").last?.headers.first(name: "traceparent") ?? ""
+                    let sampledTrace = String(sampled.split(separator: "-").dropFirst().first ?? "")
+                    #expect(await receiver.spans(of: sampledTrace, count: 5).count == 5)
+                }
+                let unsampledTrace = String(parents[0].split(separator: "-")[1])
+                #expect(receiver.spans().filter { $0["trace_id"] == .string(unsampledTrace) }.isEmpty)
+            }
+        }
+    }
+
     @Test("without tracing: no traceparent is made up, and a client's passes a proxy route unchanged")
     func offByDefault() async throws {
         try await withStubs { stubs in

@@ -36,6 +36,8 @@ final class GRPCClient: Sendable {
         let channel: any Channel
         /// Used on `channel`'s event loop only.
         let streams: NIOHTTP2Handler.StreamMultiplexer
+        /// When the service last sent anything on it.
+        let activity: ConnectionActivity
     }
 
     private let connections = Mutex<[Key: EventLoopFuture<Connection>]>([:])
@@ -61,7 +63,8 @@ final class GRPCClient: Sendable {
         } catch {
             throw .connectFailed(service: endpoint.name)
         }
-        let budget = Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds))
+        let started = NIODeadline.now()
+        let budget = Duration.nanoseconds(max(0, (deadline - started).nanoseconds))
         var headers: HPACKHeaders = [
             ":method": "POST", ":scheme": endpoint.isTLS ? "https" : "http", ":path": path, ":authority": endpoint.hostHeader,
             "content-type": "application/grpc", "te": "trailers", "grpc-timeout": GRPCTimeout.header(for: budget),
@@ -92,6 +95,12 @@ final class GRPCClient: Sendable {
                 stream.futureResult.whenSuccess { $0.close(promise: nil) }
             }
         } catch let error as UpstreamError {
+            // A call that timed out while the service sent nothing at all on the connection (no
+            // answer to any other stream, no frame): the connection is taken as dead and closed, so
+            // the next call opens a new one instead of waiting on it too.
+            if case .timeout = error, connection.activity.lastRead < started {
+                connection.channel.close(promise: nil)
+            }
             throw error
         } catch {
             throw .connectionClosed(service: endpoint.name)
@@ -171,13 +180,47 @@ final class GRPCClient: Sendable {
 
     private static func connect(to endpoint: ServiceEndpoint, on loop: any EventLoop) -> EventLoopFuture<Connection> {
         endpoint.connect(on: loop, alpn: ["h2"]).flatMap { channel in
-            channel.configureHTTP2Pipeline(
+            let activity = ConnectionActivity()
+            return channel.configureHTTP2Pipeline(
                 mode: .client, connectionConfiguration: .init(), streamConfiguration: .init(),
                 inboundStreamInitializer: { stream in stream.close() }
             )
-            .map { Connection(channel: channel, streams: $0) }
+            .flatMapThrowing { streams in
+                // First in the pipeline, before TLS and HTTP/2: any bytes at all count as life.
+                try channel.pipeline.syncOperations.addHandler(activity.stamper, position: .first)
+                return Connection(channel: channel, streams: streams, activity: activity)
+            }
         }
     }
+}
+
+/// When a connection last received anything: what tells a silent (dead or wedged) connection from a
+/// slow call.
+final class ConnectionActivity: Sendable {
+    private let lastReadNanoseconds = Atomic<Int64>(NIODeadline.now().uptimeNanoseconds.toInt64)
+
+    var lastRead: NIODeadline { .uptimeNanoseconds(UInt64(lastReadNanoseconds.load(ordering: .relaxed))) }
+
+    var stamper: Stamper { Stamper(activity: self) }
+
+    final class Stamper: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        typealias InboundOut = ByteBuffer
+        let activity: ConnectionActivity
+
+        init(activity: ConnectionActivity) {
+            self.activity = activity
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            activity.lastReadNanoseconds.store(NIODeadline.now().uptimeNanoseconds.toInt64, ordering: .relaxed)
+            context.fireChannelRead(data)
+        }
+    }
+}
+
+private extension UInt64 {
+    var toInt64: Int64 { Int64(truncatingIfNeeded: self) }
 }
 
 /// A call's outcome, settled by whichever comes first: the answer, the deadline, a cancellation or
