@@ -23,6 +23,8 @@ final class RequestTracer: Sendable {
     let service: any Service
     private let trustIncoming: Bool
     private let trustedProxies: [CIDR]
+    /// The share of new traces recorded.
+    private let sample: Double
 
     /// - Throws: ``SpecLoadError`` at the `tracing:` line when swift-otel refuses the configuration.
     init(spec: TracingSpec, bff: String, trustedProxies: [CIDR], logger: Logger) throws(SpecLoadError) {
@@ -34,7 +36,9 @@ final class RequestTracer: Sendable {
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         configuration.traces.otlpExporter.endpoint = spec.tracesEndpoint
         configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
-        configuration.traces.sampler = spec.sample >= 1 ? .parentBasedAlwaysOn : (.parentBasedTraceIDRatio(ratio: spec.sample) ?? .parentBasedAlwaysOn)
+        // The sampling decision is made here, before swift-otel sees the request: only sampled
+        // requests become its spans, so an unsampled one costs two random ids, not a span tree.
+        configuration.traces.sampler = .parentBasedAlwaysOn
         configuration.diagnosticLogger = .custom(logger)
         configuration.diagnosticLogLevel = .warning
         do {
@@ -46,6 +50,7 @@ final class RequestTracer: Sendable {
         }
         trustIncoming = spec.trustIncoming
         self.trustedProxies = trustedProxies
+        sample = spec.sample
     }
 
     /// Asks the exporter to send what it holds now (at shutdown, before its work is cancelled).
@@ -56,8 +61,16 @@ final class RequestTracer: Sendable {
     /// Starts the server span of a request: a child of the request's `traceparent` when it is
     /// trusted, else the root of a new trace.
     func start(method: String, path: Substring, headers: HTTPFields, peer: SocketAddress?) -> ServerTrace {
+        let trusted = trustIncoming || ClientAddress.isTrusted(peer, trusted: trustedProxies)
+        let parent = trusted ? headers[.traceparent].flatMap(TraceParent.init) : nil
+        // A trusted parent decides for its trace; a new trace is recorded with the `sample` share.
+        let sampled = parent?.sampled ?? (sample >= 1 || (sample > 0 && Double.random(in: 0..<1) < sample))
+        guard sampled else {
+            let traceID = parent?.traceID ?? TraceParent.randomID(digits: 32)
+            return ServerTrace(unsampled: traceID, tracestate: trusted ? headers[.tracestate] : nil)
+        }
         var context = ServiceContext.topLevel
-        if trustIncoming || ClientAddress.isTrusted(peer, trusted: trustedProxies) {
+        if trusted {
             tracer.extract(headers, into: &context, using: HTTPFieldsExtractor())
         }
         let span = tracer.startSpan(method, context: context, ofKind: .server)
@@ -68,10 +81,11 @@ final class RequestTracer: Sendable {
     }
 }
 
-/// A request's server span, from its head to its answer; its calls' spans are its children.
+/// A request's server span, from its head to its answer; its calls' spans are its children. An
+/// unsampled request has no span: only the trace id its calls carry on.
 final class ServerTrace: Sendable {
-    private let tracer: any Tracer
-    private let span: any Span
+    private let tracer: (any Tracer)?
+    private let span: (any Span)?
     private let method: String
     /// The trace's id (32 hex digits), for the access log.
     let traceID: String
@@ -91,13 +105,23 @@ final class ServerTrace: Sendable {
         recording = span.isRecording
     }
 
+    /// An unsampled request's trace: `traceID` goes on to every call, not sampled, with `tracestate`.
+    fileprivate init(unsampled traceID: String, tracestate: String?) {
+        tracer = nil
+        span = nil
+        method = ""
+        self.traceID = traceID
+        headers = TraceHeaders(traceparent: "00-\(traceID)-\(TraceParent.randomID(digits: 16))-00", tracestate: tracestate)
+        recording = false
+    }
+
     /// Starts the client span of one call; its `traceparent` (and `tracestate`) go to the service.
     ///
     /// In an unsampled trace no span is made: the call's `traceparent` carries the trace on, not
     /// sampled, with a span id of its own (what a span would have had), for a fraction of the cost.
     func startCall(_ name: String, service: String) -> CallTrace {
-        guard recording else {
-            let parent = headers.traceparent.map { "00-\(traceID)-\(Self.randomSpanID())-\($0.suffix(2))" }
+        guard recording, let tracer, let span else {
+            let parent = headers.traceparent.map { "00-\(traceID)-\(TraceParent.randomID(digits: 16))-\($0.suffix(2))" }
             return CallTrace(span: nil, headers: TraceHeaders(traceparent: parent, tracestate: headers.tracestate))
         }
         let child = tracer.startSpan(name, context: span.context, ofKind: .client)
@@ -114,19 +138,9 @@ final class ServerTrace: Sendable {
         startCall(name, service: service).end(outcome)
     }
 
-    /// 16 lowercase hex digits, never all zero (W3C trace context).
-    private static func randomSpanID() -> String {
-        var id = UInt64.random(in: 1...UInt64.max)
-        var digits = [UInt8](repeating: 0, count: 16)
-        for index in (0..<16).reversed() {
-            digits[index] = Array("0123456789abcdef".utf8)[Int(id & 0xF)]
-            id >>= 4
-        }
-        return String(decoding: digits, as: UTF8.self)
-    }
-
     /// Ends the server span, named by the route pattern that answered (`GET /dashboard/{id}`).
     func end(route: String?, status: Int) {
+        guard let span else { return }
         guard recording else {
             span.end()
             return
@@ -191,6 +205,43 @@ final class CallTrace: Sendable {
     }
 }
 
+/// A W3C `traceparent` as far as the sampling decision needs it: version 00, a trace id and a
+/// parent id that are not all zero, and the sampled flag. Anything else is no parent.
+struct TraceParent {
+    let traceID: String
+    let sampled: Bool
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "00", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
+            parts[1].utf8.allSatisfy(Self.isLowerHex), parts[2].utf8.allSatisfy(Self.isLowerHex), parts[3].utf8.allSatisfy(Self.isLowerHex),
+            parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }), let flags = UInt8(parts[3], radix: 16)
+        else { return nil }
+        traceID = String(parts[1])
+        sampled = flags & 1 == 1
+    }
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+    }
+
+    /// `digits` random lowercase hex digits (16 or 32), never all zero.
+    static func randomID(digits: Int) -> String {
+        var bytes = [UInt8](repeating: 0, count: digits)
+        let alphabet = Array("0123456789abcdef".utf8)
+        var index = 0
+        while index < digits {
+            var word = UInt64.random(in: 1...UInt64.max)
+            for _ in 0..<16 where index < digits {
+                bytes[index] = alphabet[Int(word & 0xF)]
+                word >>= 4
+                index += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
 /// Reads `traceparent`/`tracestate` (and whatever else a propagator asks for) from a request's fields.
 private struct HTTPFieldsExtractor: Extractor {
     func extract(key: String, from carrier: HTTPFields) -> String? {
@@ -217,4 +268,9 @@ private struct TraceHeaders {
             }
         }
     }
+}
+
+extension HTTPField.Name {
+    static let traceparent = HTTPField.Name("traceparent")!
+    static let tracestate = HTTPField.Name("tracestate")!
 }

@@ -196,6 +196,28 @@ struct TracingTests {
         }
     }
 
+    @Test("at sample 0% a trusted sampled parent still decides for its trace, and a malformed or all-zero traceparent starts a new trace")
+    func parentDecidesSampling() async throws {
+        let receiver = try await Receiver()
+        defer { receiver.stop() }
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            for path in ["/a/7", "/b", "/c", "/d"] { stub.on(path, body: "{}") }
+            let yaml = Self.spec(stub, receiver: receiver.port, trustIncoming: true).replacingOccurrences(of: "sample: 100%", with: "sample: 0%")
+            try await withGateway(yaml) { gateway in
+                _ = try await gateway.get("/screen/7", headers: [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
+                let sent = try #require(stub.requests(to: "/b").last?.headers.first(name: "traceparent"))
+                #expect(sent.hasPrefix("00-4bf92f3577b34da6a3ce929d0e0e4736-") && sent.hasSuffix("-01"), "\(sent)")
+                #expect(await receiver.spans(of: "4bf92f3577b34da6a3ce929d0e0e4736", count: 5).count == 5)
+                for bad in ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "garbage"] {
+                    _ = try await gateway.get("/screen/7", headers: [("traceparent", bad)])
+                    let next = try #require(stub.requests(to: "/b").last?.headers.first(name: "traceparent"))
+                    #expect(!next.contains("4bf92f3577b34da6") && !next.contains("00000000000000000000000000000000") && next.hasSuffix("-00"), "\(bad) -> \(next)")
+                }
+            }
+        }
+    }
+
     @Test("without tracing: no traceparent is made up, and a client's passes a proxy route unchanged")
     func offByDefault() async throws {
         try await withStubs { stubs in
