@@ -43,7 +43,9 @@ import Testing
         """
     }
 
-    static func withGRPCGateway(_ body: @Sendable (TestGateway, StubUpstream) async throws -> Void) async throws {
+    /// Starts the grpcio stub on a free port, waits until it accepts connections, runs `body` with
+    /// its port, and stops it.
+    static func withGRPCStub(_ body: (Int) async throws -> Void) async throws {
         let port = try ExecutableTests.freePort()
         let script = ExecutableTests.repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_stub.py").path
         let service = try ChildProcess(
@@ -56,6 +58,14 @@ import Testing
                 .map { $0.close(promise: nil) } != nil
         }
         try #require(listening, "the gRPC stub did not start")
+        try await body(port)
+    }
+
+    static func withGRPCGateway(_ body: @Sendable (TestGateway, StubUpstream) async throws -> Void) async throws {
+        try await withGRPCStub { port in try await withGRPCGateway(port: port, body) }
+    }
+
+    private static func withGRPCGateway(port: Int, _ body: @Sendable (TestGateway, StubUpstream) async throws -> Void) async throws {
         try await withStubs { stubs in
             stubs[0].on("/orders/7", body: #"[{"id":"o1"}]"#)
             stubs[0].on("/orders/flaky", body: #"[{"id":"o2"}]"#)
@@ -97,22 +107,14 @@ import Testing
 
     @Test("a connection on which the service went silent is dropped when a call times out on it, and the next call opens a new one")
     func silentConnectionIsReplaced() async throws {
-        let port = try ExecutableTests.freePort()
-        let script = ExecutableTests.repositoryRoot.appendingPathComponent("Tests/Scripts/grpc_stub.py").path
-        let service = try ChildProcess(
-            executable: try ListenerClients.executable("python3"), arguments: [script, "--port", "\(port)", "--descriptor-set", Self.descriptorSet],
-            standardOutput: .discarded, standardError: .discarded
-        )
-        defer { _ = service.kill() }
-        let listening = await eventually(within: .seconds(15)) {
-            (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
-                .map { $0.close(promise: nil) } != nil
-        }
-        try #require(listening, "the gRPC stub did not start")
+        try await Self.withGRPCStub { port in try await Self.silentConnection(stubPort: port) }
+    }
+
+    private static func silentConnection(stubPort port: Int) async throws {
         let proxy = try await SilentFirstProxy(target: port)
         try await withStubs { stubs in
             stubs[0].on("/orders/7", body: #"[{"id":"o1"}]"#)
-            let yaml = Self.spec(grpcPort: proxy.port, stub: stubs[0]).replacingOccurrences(of: "retry: { attempts: 2, backoff: 10ms, budget: 100%, min_per_second: 100 }", with: "")
+            let yaml = spec(grpcPort: proxy.port, stub: stubs[0]).replacingOccurrences(of: "retry: { attempts: 2, backoff: 10ms, budget: 100%, min_per_second: 100 }", with: "")
             try await withGateway(yaml) { gateway in
                 let first = try await gateway.get("/quick/7")
                 #expect(try first.json().value(at: ["_meta", "calls", "user", "status"]) == "timeout", "the first connection never answers: \(first.text)")

@@ -52,8 +52,6 @@ final class ServerGeneration: Sendable {
     struct Carried: Sendable {
         var servicesKept: [String] = []
         var servicesRebuilt: [String] = []
-        var transportKept = false
-        var edgeKept = false
         var limiterKept = false
         var cacheKept = false
         /// Route patterns whose endpoint changed, whose cached answers a kept cache must drop.
@@ -125,7 +123,6 @@ final class ServerGeneration: Sendable {
         let transport: UpstreamTransport
         if let previous, previous.keys.transport == keys.transport, previous.transport.covers(endpoints) {
             transport = previous.transport
-            carried.transportKept = true
         } else {
             do {
                 transport = try UpstreamTransport(group: group, services: endpoints)
@@ -169,7 +166,6 @@ final class ServerGeneration: Sendable {
         let edge: EdgeRuntime
         if let previous, previous.keys.edge == keys.edge {
             edge = previous.edge
-            carried.edgeKept = true
             carried.limiterKept = edge.limiter != nil
         } else {
             let keptLimiter = previous.flatMap { $0.keys.limiter == keys.limiter ? $0.edge.limiter : nil }

@@ -361,15 +361,6 @@ public final class BFFServer: Service, Sendable {
         }
     }
 
-    /// Re-reads the TLS certificate, key and client CAs now, as SIGHUP does; connections accepted
-    /// from then on handshake with them.
-    /// - Returns: whether the new files were taken (a refused rotation keeps the old certificate and
-    ///   is logged); nil when the server has no `tls:`.
-    @discardableResult
-    public func reloadCertificate() -> Bool? {
-        tls?.reload(reason: "SIGHUP")
-    }
-
     /// Releases a server that was never run (e.g. one built only to validate): its edge and cache
     /// clients and event loops.
     public func discard() async {
