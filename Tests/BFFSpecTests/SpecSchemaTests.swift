@@ -172,7 +172,7 @@ struct SpecSchemaTests {
         ("auth", SpecLoader.authKeys), ("jwt", SpecLoader.jwtKeys), ("jwt_key", SpecLoader.jwtKeyKeys), ("jwks", SpecLoader.jwksKeys),
         ("api_keys", SpecLoader.apiKeyKeys), ("plan", SpecLoader.planKeys), ("rate_limits", SpecLoader.rateLimitsKeys),
         ("rate_limit", SpecLoader.rateLimitKeys), ("cors", SpecLoader.corsKeys), ("limits", SpecLoader.limitsKeys),
-        ("security_headers", SpecLoader.securityHeadersKeys), ("require", SpecLoader.requireKeys),
+        ("security_headers", SpecLoader.securityHeadersKeys), ("hygiene", SpecLoader.hygieneKeys), ("require", SpecLoader.requireKeys),
     ]
 
     @Test("every key of every loader table is a property of its section in the schema, and nothing else is")

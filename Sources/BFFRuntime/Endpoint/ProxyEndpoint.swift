@@ -8,8 +8,8 @@ import Prometheus
 
 /// Forwards a route to one service, streaming bodies both ways.
 ///
-/// Hop-by-hop headers (and any header `Connection` names) are dropped in both directions before
-/// the gateway adds its own `X-Forwarded-*` and `X-Request-ID`.
+/// Hop-by-hop headers (and any header `Connection` names) are dropped in both directions; the
+/// request's head is what ``ProxyForwarding`` makes of the client's.
 ///
 /// The service's instances are balanced and its breaker is honoured. With `retry:` declared, a
 /// request is tried again on another instance, within the retry budget and the route's timeout
@@ -25,6 +25,7 @@ struct ProxyEndpoint: EndpointHandler {
     let headTimeout: Duration
     let transport: UpstreamTransport
     let deadlines: DeadlineSpec
+    let forwarding: ProxyForwarding
 
     static let idempotentMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .put, .delete, .trace]
 
@@ -32,7 +33,7 @@ struct ProxyEndpoint: EndpointHandler {
         context.record.note(route: route.path)
         let uri = try Self.upstreamTarget(target, route: route, request: request, context: context, captures: captures)
         let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
-        var headers = Self.forwardedHeaders(of: request, context: context)
+        var headers = forwarding.headers(of: request, context: context)
         if hasBody {
             if let contentLength = request.headers[.contentLength] {
                 headers.add(name: "content-length", value: contentLength)
@@ -107,20 +108,6 @@ struct ProxyEndpoint: EndpointHandler {
             uri += (uri.contains("?") ? "&" : "?") + query
         }
         return uri
-    }
-
-    /// The client's headers as a service gets them: without hop-by-hop headers (and any header
-    /// `Connection` names), with `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Request-ID` set.
-    static func forwardedHeaders(of request: Request, context: BFFRequestContext) -> HTTPHeaders {
-        var headers = HTTPHeaders(request.headers)
-        HopByHop.strip(&headers)
-        if let peer = context.remoteAddress?.ipAddress {
-            let prior = headers.first(name: "x-forwarded-for")
-            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(peer)" } ?? peer)
-        }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: context.tls != nil ? "https" : "http")
-        headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
-        return headers
     }
 
     /// Sends the request to an instance, retrying on another only where that cannot send it twice.

@@ -49,7 +49,7 @@ struct HTTP2Ingress: Sendable {
                 try operations.addHandler(HTTP2StreamStopper())
                 try operations.addHandler(HTTP2FramePayloadToHTTPServerCodec())
                 try operations.addHandler(HTTP2StreamGuard(policy: policy))
-                try operations.addHandler(IngressHeaderSanitizer(trustedProxies: policy.trustedProxies))
+                try operations.addHandler(IngressHeaderSanitizer(policy: policy))
                 if let tls { try operations.addHandler(TLSConnectionState(established: tls)) }
                 return try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(wrappingChannelSynchronously: stream)
             }

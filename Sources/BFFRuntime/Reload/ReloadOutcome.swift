@@ -111,6 +111,9 @@ extension ClientSpec {
         if differs(edge.trustedProxies, next.edge.trustedProxies) {
             changes.append("trusted_proxies changed: the listener keeps trusting the old list for X-Forwarded-* until a restart")
         }
+        if Set(edge.hygiene.dropHeaders) != Set(next.edge.hygiene.dropHeaders) {
+            changes.append("hygiene.drop_headers changed: the listener keeps removing the old list until a restart")
+        }
         return changes
     }
 }

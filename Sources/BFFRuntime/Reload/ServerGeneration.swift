@@ -230,7 +230,8 @@ final class ServerGeneration: Sendable {
                             target: CompiledTemplate(proxy.path),
                             headTimeout: proxy.timeout ?? service.timeout,
                             spec: websocket,
-                            allowedOrigins: spec.edge.cors?.origins
+                            allowedOrigins: spec.edge.cors?.origins,
+                            forwarding: ProxyForwarding(proxy: proxy, auth: endpoint.auth, edge: spec.edge)
                         ),
                         admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: 0)
                     )
@@ -243,7 +244,8 @@ final class ServerGeneration: Sendable {
                         target: CompiledTemplate(proxy.path),
                         headTimeout: proxy.timeout ?? service.timeout,
                         transport: transport,
-                        deadlines: spec.deadlines
+                        deadlines: spec.deadlines,
+                        forwarding: ProxyForwarding(proxy: proxy, auth: endpoint.auth, edge: spec.edge)
                     ),
                     admission: admission(route: endpoint.route, auth: endpoint.auth, limits: endpoint.rateLimits, bodyLimit: nil)
                 )

@@ -22,6 +22,8 @@ public struct BFFRequestContext: RequestContext {
     var identityHeaders: [(String, String)] = []
     /// The request's server span, when the spec has `tracing:`.
     var trace: ServerTrace?
+    /// Whether the request came on an HTTP/2 stream (whose channel is a child of the connection's).
+    var isHTTP2Stream: Bool { channel.parent != nil }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

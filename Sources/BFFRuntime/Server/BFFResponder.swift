@@ -55,7 +55,7 @@ struct BFFResponder: HTTPResponder {
             for (_, name) in edge.claimHeaders { head.headerFields[name] = nil }
             request = Request(head: head, body: request.body)
         }
-        let admission = try await route.admission.admit(request, context: context)
+        let admission = try await route.admission.admit(&request, context: context)
         if let principal = admission.principal, !edge.claimHeaders.isEmpty {
             context.principal = principal
             var head = request.head

@@ -12,6 +12,7 @@ struct EdgeSections {
     var trustedProxies: [CIDR]?
     var cors: CORSSpec?
     var limits: LimitsSpec?
+    var hygiene: HygieneSpec?
     var headers: SecurityHeadersSpec?
 
     /// Fills sections this one lacks from `other` (an include read later, so of lower precedence).
@@ -22,6 +23,7 @@ struct EdgeSections {
         trustedProxies = trustedProxies ?? other.trustedProxies
         cors = cors ?? other.cors
         limits = limits ?? other.limits
+        hygiene = hygiene ?? other.hygiene
         headers = headers ?? other.headers
     }
 
@@ -33,6 +35,7 @@ struct EdgeSections {
             trustedProxies: trustedProxies ?? [],
             cors: cors,
             limits: limits ?? LimitsSpec(),
+            hygiene: hygiene ?? HygieneSpec(),
             headers: headers ?? SecurityHeadersSpec()
         )
     }
@@ -50,6 +53,7 @@ extension SpecLoader {
     static let corsKeys = SpecGrammar.cors.keys
     static let limitsKeys = SpecGrammar.limits.keys
     static let securityHeadersKeys = SpecGrammar.securityHeaders.keys
+    static let hygieneKeys = SpecGrammar.hygiene.keys
     static let requireKeys = SpecGrammar.require.keys
 
     /// Reads one edge section into `sections`; `key` is one of ``EdgeSections/keys``.
@@ -69,6 +73,7 @@ extension SpecLoader {
             }
         case "cors": sections.cors = readCORS(node, reader: reader)
         case "limits": sections.limits = readLimits(node, reader: reader)
+        case "hygiene": sections.hygiene = readHygiene(node, reader: reader)
         case "security_headers": sections.headers = readSecurityHeaders(node, reader: reader)
         default: break
         }
@@ -375,6 +380,28 @@ extension SpecLoader {
             }
         }
         return limits
+    }
+
+    /// Headers that decide how a request is framed or routed; removing them would break the request
+    /// rather than protect a service.
+    static let undroppableHeaders: Set<String> = ["host", "content-length", "transfer-encoding", "connection"]
+
+    private static func readHygiene(_ node: Node, reader: YAMLReader) -> HygieneSpec? {
+        guard let fields = reader.mapping(node, what: "hygiene", allowed: hygieneKeys) else { return nil }
+        var hygiene = HygieneSpec()
+        for (key, _, value) in fields where key == "drop_headers" {
+            for item in reader.sequence(value, what: "drop_headers") ?? [] {
+                guard let name = reader.string(item, what: "a header name") else { continue }
+                if !isHeaderName(name) {
+                    reader.report(item, "'\(name)' is not a header name", hint: "write the bare name, e.g. X-Debug-User")
+                } else if undroppableHeaders.contains(name.lowercased()) {
+                    reader.report(item, "\(name) cannot be dropped: it frames or routes the request", hint: "remove it from drop_headers")
+                } else {
+                    hygiene.dropHeaders.append(name.lowercased())
+                }
+            }
+        }
+        return hygiene
     }
 
     private static func readSecurityHeaders(_ node: Node, reader: YAMLReader) -> SecurityHeadersSpec? {

@@ -410,13 +410,14 @@ public enum SpecLoader {
 
     private static func readProxy(_ node: Node, reader: YAMLReader) -> ProxySpec? {
         guard let fields = reader.mapping(node, what: "proxy", allowed: proxyKeys) else { return nil }
-        var service: String?, path: Template?, timeout: Duration?, websocket: WebSocketSpec?
+        var service: String?, path: Template?, timeout: Duration?, websocket: WebSocketSpec?, forwardCredentials = false
         for (key, _, value) in fields {
             switch key {
             case "service": service = reader.string(value, what: "service")
             case "path": path = template(value, kind: .urlPath, reader: reader)
             case "timeout": timeout = reader.duration(value, what: "timeout")
             case "websocket": websocket = readWebSocket(value, reader: reader)
+            case "forward_credentials": forwardCredentials = reader.bool(value, what: "forward_credentials") ?? false
             default: break
             }
         }
@@ -432,6 +433,7 @@ public enum SpecLoader {
         }
         var proxy = ProxySpec(service: service, path: path, timeout: timeout)
         proxy.websocket = websocket
+        proxy.forwardCredentials = forwardCredentials
         return proxy
     }
 

@@ -336,6 +336,10 @@ public struct ProxySpec: Sendable {
     public var timeout: Duration?
     /// Set, the route proxies WebSocket connections (`websocket: true`) and nothing else.
     public var websocket: WebSocketSpec?
+    /// Whether the credentials the route's `auth:` checked (`Authorization` for `jwt`, the API key
+    /// header for `api_key`) reach the service. Off by default: the gateway has checked them, and a
+    /// service should trust `forward_claims`, not hold a credential it could replay.
+    public var forwardCredentials = false
 
     public init(service: String, path: Template, timeout: Duration? = nil) {
         self.service = service

@@ -15,6 +15,8 @@ public struct EdgeSpec: Sendable {
     public var cors: CORSSpec?
     /// Request size and timing limits at the edge.
     public var limits: LimitsSpec
+    /// Request headers removed at ingress besides those always removed.
+    public var hygiene: HygieneSpec
     /// Security headers added to every gateway response.
     public var headers: SecurityHeadersSpec
 
@@ -25,6 +27,7 @@ public struct EdgeSpec: Sendable {
         trustedProxies: [CIDR] = [],
         cors: CORSSpec? = nil,
         limits: LimitsSpec = LimitsSpec(),
+        hygiene: HygieneSpec = HygieneSpec(),
         headers: SecurityHeadersSpec = SecurityHeadersSpec()
     ) {
         self.auth = auth
@@ -33,6 +36,7 @@ public struct EdgeSpec: Sendable {
         self.trustedProxies = trustedProxies
         self.cors = cors
         self.limits = limits
+        self.hygiene = hygiene
         self.headers = headers
     }
 }
@@ -519,6 +523,17 @@ public struct LimitsSpec: Sendable {
     public var maxConnections: Int = 10_000
 
     public init() {}
+}
+
+/// `hygiene: { drop_headers: [X-Debug-User] }`: request headers a client may not send, removed
+/// before routing on top of the gateway's own list (client-IP and method-override headers).
+public struct HygieneSpec: Sendable {
+    /// Lowercased header names.
+    public var dropHeaders: [String] = []
+
+    public init(dropHeaders: [String] = []) {
+        self.dropHeaders = dropHeaders
+    }
 }
 
 /// Security headers on gateway responses.

@@ -116,6 +116,7 @@ enum SpecGrammar {
         SpecField("trusted_proxies", .list(.text), "Addresses or CIDRs whose X-Forwarded-For is believed."),
         SpecField("cors", .section(cors), "Which browser origins may call."),
         SpecField("limits", .section(limits), "Request size, time and connection limits."),
+        SpecField("hygiene", .section(hygiene), "Request headers removed at ingress, besides those always removed."),
         SpecField("security_headers", .section(securityHeaders), "Security headers added to responses."),
     ]
 
@@ -296,6 +297,7 @@ enum SpecGrammar {
             SpecField("path", .text, "The path template, e.g. /users/{rest}.", required: true),
             SpecField("timeout", .duration, "How long the service may take."),
             SpecField("websocket", .either([.boolean, .section(websocket)]), "Forward WebSocket upgrades: true, or their settings."),
+            SpecField("forward_credentials", .boolean, "Pass the Authorization or API key header the route checked on to the service (default false)."),
         ]
     )
 
@@ -484,6 +486,14 @@ enum SpecGrammar {
             SpecField("header_timeout", .duration, "How long a client may take to send its headers."),
             SpecField("idle_timeout", .duration, "Close a connection idle for this long."),
             SpecField("max_connections", .positiveInteger, "Client connections open at once."),
+        ]
+    )
+
+    static let hygiene = SpecSection(
+        name: "hygiene",
+        summary: "Request headers removed at ingress, before routing, besides those the gateway always removes.",
+        fields: [
+            SpecField("drop_headers", .list(.pattern(#"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"#)), "Header names removed from every client request (case-insensitive)."),
         ]
     )
 

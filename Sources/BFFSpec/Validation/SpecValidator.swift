@@ -80,7 +80,7 @@ public enum SpecValidator {
                     )
                 }
             }
-            for header in call.headers where !isHeaderName(header.name) {
+            for header in call.headers where !SpecLoader.isHeaderName(header.name) {
                 diagnostics.append(SpecDiagnostic(call.location, "'\(header.name)' is not a valid header name", hint: "use letters, digits and '-'"))
             }
             if call.required && call.fallback != nil {
@@ -140,9 +140,5 @@ public enum SpecValidator {
                 hint: suggestion.map { "did you mean '{path.\($0)}'?" } ?? "the route captures: \(captures.sorted().joined(separator: ", "))"
             )
         }
-    }
-
-    private static func isHeaderName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && !"()<>@,;:\\\"/[]?={}".utf8.contains($0) }
     }
 }

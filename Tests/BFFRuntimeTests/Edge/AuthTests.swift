@@ -111,6 +111,7 @@ struct AuthTests {
                     ("nbf in the future", TestTokens.hs256(claims: TestTokens.claims(["nbf": TestTokens.now + 120]))),
                     ("iat in the future", TestTokens.hs256(claims: TestTokens.claims(["iat": TestTokens.now + 120]))),
                     ("no exp", TestTokens.hs256(claims: ["sub": "u1", "iss": "test-idp", "aud": "bff"])),
+                ] + TestTokens.undatedPayloads.map { ($0.0, TestTokens.hs256(payload: $0.1)) } + [
                     ("wrong issuer", TestTokens.hs256(claims: TestTokens.claims(["iss": "evil-idp"]))),
                     ("wrong audience", TestTokens.hs256(claims: TestTokens.claims(["aud": "other-app"]))),
                     ("audience array without ours", TestTokens.hs256(claims: TestTokens.claims(["aud": ["a", "b"]]))),

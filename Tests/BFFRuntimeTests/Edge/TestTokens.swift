@@ -35,6 +35,28 @@ enum TestTokens {
         return input + "." + base64URL(Array(mac))
     }
 
+    /// An HS256 token whose payload is `payload` byte for byte, for JSON that JSONSerialization will
+    /// not write (`1e309`, duplicate names).
+    static func hs256(payload: String) -> String {
+        let input = base64URL(json(["alg": "HS256", "typ": "JWT", "kid": "hs"])) + "." + base64URL(Array(payload.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Array(secret.utf8)))
+        return input + "." + base64URL(Array(mac))
+    }
+
+    /// Payloads with a valid signature whose `exp`, `nbf` or `iat` is not a NumericDate, by name.
+    static var undatedPayloads: [(String, String)] {
+        let valid = #""sub":"u1","iss":"test-idp","aud":"bff""#
+        return [
+            ("exp 1e309 (infinity)", #"{\#(valid),"exp":1e309}"#),
+            ("exp beyond year 9999", #"{\#(valid),"exp":1e300}"#),
+            ("exp negative", #"{\#(valid),"exp":-1}"#),
+            ("exp as text", #"{\#(valid),"exp":"\#(now + 60)"}"#),
+            ("nbf -1e309", #"{\#(valid),"exp":\#(now + 60),"nbf":-1e309}"#),
+            ("iat -1e309", #"{\#(valid),"exp":\#(now + 60),"iat":-1e309}"#),
+            ("iat before 1970", #"{\#(valid),"exp":\#(now + 60),"iat":-253402300800}"#),
+        ]
+    }
+
     static func es256(_ key: P256.Signing.PrivateKey, kid: String, claims: [String: Any]) -> String {
         let input = signingInput(header: ["alg": "ES256", "typ": "JWT", "kid": kid], claims: claims)
         let signature = try! key.signature(for: Array(input.utf8))

@@ -225,6 +225,7 @@ struct RequestHygieneTests {
                     #expect(!seen.headers.contains(name: name), "\(name) reached the upstream")
                 }
                 #expect(seen.headers["x-forwarded-for"] == ["127.0.0.1"])
+                #expect(seen.headers["x-real-ip"] == ["127.0.0.1"])
                 #expect(seen.headers["x-kept"] == ["yes"])
                 #expect(seen.headers["x-request-id"].count == 1)
                 #expect(response.header("X-Request-ID") == seen.headers["x-request-id"].first)

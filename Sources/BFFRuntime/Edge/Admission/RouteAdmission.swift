@@ -21,9 +21,12 @@ struct RouteAdmission: Sendable {
     /// Every header name `forward_claims` sets: always removed from what the client sent.
     var claimHeaders: [HTTPField.Name] { edge.claimHeaders.map(\.name) }
 
-    func admit(_ request: Request, context: BFFRequestContext) async throws(Problem) -> Admission {
-        if let bodyLimit, let length = request.headers[.contentLength].flatMap(Int.init), length > bodyLimit {
-            throw Problem(.contentTooLarge, "the request body is larger than this route accepts (\(bodyLimit) bytes)", headers: [.connection: "close"])
+    /// - Parameter request: on a route with a body limit, a body of undeclared length (chunked, or
+    ///   an HTTP/2 stream's without `content-length`) is read here, up to the limit, and left in
+    ///   `request` for the endpoint.
+    func admit(_ request: inout Request, context: BFFRequestContext) async throws(Problem) -> Admission {
+        if let bodyLimit {
+            try await limitBody(of: &request, to: bodyLimit, context: context)
         }
         if let auth, !auth.tlsSubjects.isEmpty {
             guard let subject = context.tls?.clientSubject, auth.tlsSubjects.contains(subject) else {
@@ -38,6 +41,22 @@ struct RouteAdmission: Sendable {
         if let principal, let auth { try authorize(principal, auth) }
         let headers = try await limit(request, context: context, principal: principal)
         return Admission(principal: principal, headers: headers)
+    }
+
+    /// 413 (closing the connection, so the rest of the body is never read) for a declared length
+    /// over `limit`, or as soon as an undeclared one has passed it.
+    private func limitBody(of request: inout Request, to limit: Int, context: BFFRequestContext) async throws(Problem) {
+        let tooLarge = Problem(.contentTooLarge, "the request body is larger than this route accepts (\(limit) bytes)", headers: [.connection: "close"])
+        if let declared = request.headers[.contentLength] {
+            if let length = Int(declared), length > limit { throw tooLarge }
+            return
+        }
+        guard request.headers[.transferEncoding] != nil || context.isHTTP2Stream else { return }
+        do {
+            request.body = RequestBody(buffer: try await request.body.collect(upTo: limit))
+        } catch {
+            throw tooLarge
+        }
     }
 
     // MARK: Authentication

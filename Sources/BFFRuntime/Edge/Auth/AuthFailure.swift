@@ -12,6 +12,8 @@ public enum AuthFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case wrongIssuer
     case wrongAudience
     case missingClaim(String)
+    /// `exp`, `nbf` or `iat` is not a NumericDate (a finite number of seconds from 1970 to year 9999).
+    case invalidDate(String)
     case unknownKey
 
     public var description: String {
@@ -27,6 +29,7 @@ public enum AuthFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .wrongIssuer: "wrong issuer"
         case .wrongAudience: "wrong audience"
         case .missingClaim(let claim): "missing claim '\(claim)'"
+        case .invalidDate(let claim): "claim '\(claim)' is not a date between 1970 and 9999"
         case .unknownKey: "unknown or revoked API key"
         }
     }

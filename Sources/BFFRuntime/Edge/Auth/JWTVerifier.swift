@@ -81,15 +81,14 @@ final class JWTVerifier: Sendable {
     private func principal(from payload: JSONValue) throws(AuthFailure) -> Principal {
         let now = Date().timeIntervalSince1970
         let leeway = Double(spec.leeway.components.seconds)
-        guard let exp = payload["exp"]?.numberValue else { throw .missingClaim("exp") }
+        guard let expClaim = payload["exp"] else { throw .missingClaim("exp") }
+        let exp = try NumericDate.seconds(expClaim, claim: "exp")
         guard now <= exp + leeway else { throw .expired }
         if let nbf = payload["nbf"] {
-            guard let value = nbf.numberValue else { throw .malformedToken }
-            guard now + leeway >= value else { throw .notYetValid }
+            guard now + leeway >= (try NumericDate.seconds(nbf, claim: "nbf")) else { throw .notYetValid }
         }
         if let iat = payload["iat"] {
-            guard let value = iat.numberValue else { throw .malformedToken }
-            guard value <= now + leeway else { throw .issuedInTheFuture }
+            guard try NumericDate.seconds(iat, claim: "iat") <= now + leeway else { throw .issuedInTheFuture }
         }
         if let issuer = spec.issuer, payload["iss"] != .string(issuer) { throw .wrongIssuer }
         if let audience = spec.audience {
@@ -191,6 +190,22 @@ final class JWTVerifier: Sendable {
     struct KeyLoadError: Error {
         let message: String
         let hint: String
+    }
+}
+
+/// RFC 7519's NumericDate as the claims `exp`, `nbf` and `iat` may hold it: seconds since the
+/// epoch, a finite number from 0 to the last second of year 9999. Anything else (`1e309`, which
+/// JSON reads as infinity and which would make `exp` never pass, a negative time, a string) makes
+/// the token malformed, whichever claim holds it.
+enum NumericDate {
+    /// 9999-12-31T23:59:59Z.
+    static let latest: Double = 253_402_300_799
+
+    static func seconds(_ value: JSONValue, claim: String) throws(AuthFailure) -> Double {
+        guard let seconds = value.numberValue, seconds.isFinite, (0...latest).contains(seconds) else {
+            throw .invalidDate(claim)
+        }
+        return seconds
     }
 }
 

@@ -5,12 +5,14 @@ import NIOCore
 import NIOHTTPTypes
 
 /// Cleans every request head after decoding, before routing: removes headers a client must not be
-/// able to set (the gateway's own namespace, identity and URL-override headers, forwarding headers
-/// from untrusted peers) and every hop-by-hop header, including those the client names in
-/// `Connection`. It runs before the gateway adds headers of its own, so `Connection: X-Request-ID`
+/// able to set (the gateway's own namespace and identity headers, the policy's dropped headers:
+/// client-address, host, URL- and method-override ones and the spec's own, forwarding headers from
+/// untrusted peers) and every hop-by-hop header, including those the client names in `Connection`. It runs before the gateway adds headers of its own, so `Connection: X-Request-ID`
 /// cannot remove what the gateway sets later.
 ///
-/// Also reports the end of every response it passes on to ``RequestHeadGuard`` with ``IngressResponseEnded``.
+/// Also reports the end of every response it passes on to ``RequestHeadGuard`` with
+/// ``IngressResponseEnded``, followed by ``IngressCloseAfterResponse`` when that response said
+/// `Connection: close` before its request's body had ended.
 final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -18,14 +20,21 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let trustedProxies: [CIDR]
+    private let dropped: Set<String>
     private var isPeerTrusted = false
     /// Responses written whole past the HTTP encoder (``RequestHeadGuard/writeWholeResponse(_:)``)
     /// whose `end` still comes this way, so that the connection-state handler further in sees each
     /// response end; those ends stop here.
     private var endsWrittenElsewhere = 0
+    /// Requests whose end has arrived, and responses whose end has gone out, on this connection.
+    private var requestsEnded = 0
+    private var responsesEnded = 0
+    /// Whether the response being written says `Connection: close`.
+    private var responseCloses = false
 
-    init(trustedProxies: [CIDR]) {
-        self.trustedProxies = trustedProxies
+    init(policy: IngressPolicy) {
+        trustedProxies = policy.trustedProxies
+        dropped = policy.droppedHeaders
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -34,18 +43,27 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var request) = unwrapInboundIn(data) else {
+            if case .end = unwrapInboundIn(data) { requestsEnded += 1 }
             context.fireChannelRead(data)
             return
         }
-        request.headerFields = Self.sanitized(request.headerFields, peerIsTrusted: isPeerTrusted)
+        request.headerFields = Self.sanitized(request.headerFields, dropping: dropped, peerIsTrusted: isPeerTrusted)
         context.fireChannelRead(wrapInboundOut(.head(request)))
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data) else {
+        switch unwrapOutboundIn(data) {
+        case .head(let response):
+            responseCloses = response.headerFields[.connection]?.lowercased() == "close"
             context.write(data, promise: promise)
             return
+        case .body:
+            context.write(data, promise: promise)
+            return
+        case .end:
+            break
         }
+        responsesEnded += 1
         if endsWrittenElsewhere > 0 {
             endsWrittenElsewhere -= 1
             promise?.succeed()
@@ -53,6 +71,10 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
         }
         context.write(data, promise: promise)
         context.triggerUserOutboundEvent(IngressResponseEnded(), promise: nil)
+        if responseCloses && requestsEnded < responsesEnded {
+            context.triggerUserOutboundEvent(IngressCloseAfterResponse(), promise: nil)
+        }
+        responseCloses = false
     }
 
     /// Makes the next response end written through this handler stop here.
@@ -62,9 +84,10 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Rules
 
-    /// `fields` without the headers a client may not send. `Connection` keeps only its `close` or
-    /// `keep-alive` token, which the server's keep-alive handling reads.
-    static func sanitized(_ fields: HTTPFields, peerIsTrusted: Bool) -> HTTPFields {
+    /// `fields` without the headers a client may not send (`dropped` and the fixed rules below).
+    /// `Connection` keeps only its `close` or `keep-alive` token, which the server's keep-alive
+    /// handling reads.
+    static func sanitized(_ fields: HTTPFields, dropping dropped: Set<String>, peerIsTrusted: Bool) -> HTTPFields {
         var named: Set<String> = []
         var close = false
         var keepAlive = false
@@ -83,7 +106,7 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
         for field in fields {
             let name = field.name.canonicalName
             if named.contains(name) && !framingHeaders.contains(name) { continue }
-            if isDropped(name, peerIsTrusted: peerIsTrusted) { continue }
+            if dropped.contains(name) || isDropped(name, peerIsTrusted: peerIsTrusted) { continue }
             kept.append(field)
         }
         if close {
@@ -107,12 +130,11 @@ final class IngressHeaderSanitizer: ChannelDuplexHandler, RemovableChannelHandle
     private static let framingHeaders: Set<String> = ["content-length", "transfer-encoding"]
 
     private static let hopByHop: Set<String> = ["connection", "keep-alive", "te", "trailer", "upgrade"]
-    private static let clientForbidden: Set<String> = ["x-original-url", "x-rewrite-url", "x-http-method-override"]
     /// Prefixes of headers only the gateway sets: its own namespace and the identity it forwards.
     private static let gatewayPrefixes = ["x-bff-", "x-user-", "proxy-"]
 
     private static func isDropped(_ name: String, peerIsTrusted: Bool) -> Bool {
-        if hopByHop.contains(name) || clientForbidden.contains(name) { return true }
+        if hopByHop.contains(name) { return true }
         if gatewayPrefixes.contains(where: name.hasPrefix) { return true }
         return !peerIsTrusted && (name == "forwarded" || name.hasPrefix("x-forwarded-"))
     }

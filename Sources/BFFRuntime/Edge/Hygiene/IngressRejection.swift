@@ -44,21 +44,25 @@ enum IngressRejection: Error, Equatable {
         }
     }
 
-    /// The complete HTTP/1.1 response, ready for the socket.
+    /// The complete HTTP/1.1 response, ready for the socket, with a request id of its own (the
+    /// request's head was refused unread, or its `X-Request-ID` is the decoder's to read).
     var responseBytes: ByteBuffer {
         let status = self.status
+        let requestID = RequestIDMiddleware.requestID(sent: nil)
         var body: [UInt8] = []
         JSONValue.object([
             ("type", "about:blank"),
             ("title", .string(status.reasonPhrase)),
             ("status", .number(Double(status.code))),
             ("detail", .string(detail)),
+            ("request_id", .string(requestID)),
         ]).write(to: &body)
         var retryAfter = ""
         if case .overCapacity = self { retryAfter = "Retry-After: 1\r\n" }
         let head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
             + "Content-Type: application/problem+json\r\n"
             + "Cache-Control: no-store\r\n"
+            + "X-Request-ID: \(requestID)\r\n"
             + retryAfter
             + "Connection: close\r\n"
             + "Content-Length: \(body.count)\r\n\r\n"

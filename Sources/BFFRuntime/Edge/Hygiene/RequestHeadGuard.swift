@@ -12,8 +12,12 @@ import NIOHTTPTypes
 /// can reach routing, and the decoder's own errors (a bare 400) cannot pre-empt our answer.
 /// A refused request that follows pipelined requests is answered after their responses, which
 /// ``IngressHeaderSanitizer`` reports with ``IngressResponseEnded`` (or which were written whole
-/// through ``writeWholeResponse(_:)``). A vetted plain GET head is decoded here and handed on past
-/// the decoder (``decodedRequests``).
+/// through ``writeWholeResponse(_:)``). A request whose chunked body turns out malformed or too
+/// large is refused the same way (400 or 413) if its answer has not started, and the connection is
+/// closed either way. After an answer that says `Connection: close` while its request's body is
+/// still coming (``IngressCloseAfterResponse``), the connection is closed too, after a bounded
+/// linger, instead of reading the rest of that body. A vetted plain GET head is decoded here and
+/// handed on past the decoder (``decodedRequests``).
 final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, LoopDeadlineOwner {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -24,8 +28,12 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
         case serving
         /// Refused, waiting for earlier pipelined responses before answering.
         case refusing(IngressRejection)
-        /// Answered and half-closed; draining the client's bytes until it closes or the linger ends.
-        case lingering
+        /// The body of a request already passed on was refused: waiting until that request is the
+        /// only one unanswered to answer it, or until the answer it already started has ended.
+        case refusingBody(IngressRejection)
+        /// Answered and half-closed; draining the client's bytes until it closes, the linger ends or
+        /// ``IngressPolicy/lingerBytes`` have been discarded.
+        case lingering(discarded: Int)
     }
 
     private let policy: IngressPolicy
@@ -38,6 +46,8 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
     private var heldHead: ByteBuffer?
     /// Requests whose head went to the decoder and whose response has not ended.
     private var unansweredRequests = 0
+    /// Whether bytes of the oldest unanswered request's response have been written.
+    private var answerStarted = false
     /// The head deadline, one per head (numbered by `heads`), kept without a NIO timer per request.
     private var deadlines: LoopDeadlines?
     private var heads = 0
@@ -97,8 +107,15 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .serving = state else { return }
         let buffer = unwrapInboundIn(data)
+        guard case .serving = state else {
+            if case .lingering(let discarded) = state {
+                let total = discarded + buffer.readableBytes
+                state = .lingering(discarded: total)
+                if total > policy.lingerBytes { context.close(promise: nil) }
+            }
+            return
+        }
         var events: [(offset: Int, event: RequestHeadScanner.Event)] = []
         buffer.withUnsafeReadableBytes { bytes in
             var offset = 0
@@ -108,7 +125,7 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
                 guard let event else { break }
                 events.append((end, event))
                 if case .rejected = event { break }
-                if case .framingBroken = event { break }
+                if case .bodyRefused = event { break }
             }
         }
         var pending = 0
@@ -130,9 +147,9 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
                 if heldHead == nil { pass(buffer, pending..<(offset - 1), context: context) }
                 refuse(rejection, context: context)
                 return
-            case .framingBroken:
-                logger.debug("malformed chunked request body, closing the connection")
-                context.close(promise: nil)
+            case .bodyRefused(let rejection):
+                // The chunks before the offending line go nowhere: the request they belong to is refused.
+                refuseBody(rejection, context: context)
                 return
             }
         }
@@ -146,7 +163,11 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
     func channelReadComplete(context: ChannelHandlerContext) {
         // While refusing, the requests passed on before the refused one still need their read
         // completion delivered to be served.
-        if case .lingering = state { return }
+        if case .lingering = state {
+            // Drained whatever the handlers further in would ask for: a linger reads to the end.
+            context.read()
+            return
+        }
         context.fireChannelReadComplete()
     }
 
@@ -205,16 +226,23 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
             promise?.fail(ChannelError.outputClosed)
             return
         }
+        answerStarted = true
         context.write(data, promise: promise)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard event is IngressResponseEnded else {
+        switch event {
+        case is IngressResponseEnded:
+            promise?.succeed()
+            responseEnded(context: context)
+        case is IngressCloseAfterResponse:
+            promise?.succeed()
+            guard case .serving = state else { return }
+            logger.debug("answered before the request body ended, with Connection: close; closing the connection")
+            linger(context: context)
+        default:
             context.triggerUserOutboundEvent(event, promise: promise)
-            return
         }
-        promise?.succeed()
-        responseEnded(context: context)
     }
 
     /// Writes and flushes a whole response to the oldest unanswered request, already encoded by a
@@ -228,7 +256,17 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
 
     private func responseEnded(context: ChannelHandlerContext) {
         unansweredRequests -= 1
-        if unansweredRequests == 0, case .refusing(let rejection) = state { answer(rejection, context: context) }
+        answerStarted = false
+        switch state {
+        case .refusing(let rejection) where unansweredRequests == 0:
+            answer(rejection, context: context)
+        case .refusingBody(let rejection) where unansweredRequests == 1:
+            answer(rejection, context: context)
+        case .refusingBody where unansweredRequests == 0:
+            linger(context: context)
+        default:
+            break
+        }
     }
 
     // MARK: Refusing
@@ -243,18 +281,46 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
         if unansweredRequests == 0 { answer(rejection, context: context) }
     }
 
-    /// Writes the answer, half-closes, and drains the client until it closes or the linger ends.
+    /// Stops passing bytes on after a request whose body is already going to the decoder turned out
+    /// malformed or too large. Its answer is `rejection` unless it has one already (started or
+    /// written); either way the connection closes.
+    private func refuseBody(_ rejection: IngressRejection, context: ChannelHandlerContext) {
+        guard case .serving = state else { return }
+        logger.debug("refused a request body at the edge", metadata: ["status": "\(rejection.status.code)", "reason": "\(rejection.detail)"])
+        state = .refusingBody(rejection)
+        if unansweredRequests == 0 {
+            linger(context: context)
+        } else if unansweredRequests == 1 && !answerStarted {
+            answer(rejection, context: context)
+        }
+    }
+
+    /// Writes the answer, then lingers.
     private func answer(_ rejection: IngressRejection, context: ChannelHandlerContext) {
-        state = .lingering
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(rejection.responseBytes))).assumeIsolated().whenComplete { _ in
+        context.write(wrapOutboundOut(.byteBuffer(rejection.responseBytes)), promise: nil)
+        linger(context: context)
+    }
+
+    /// Flushes what was written, half-closes, and drains the client until it closes, the linger
+    /// ends or enough has been discarded (so the kernel does not reset the connection, and discard
+    /// the answer, over unread request bytes). Nothing more is passed on or written.
+    private func linger(context: ChannelHandlerContext) {
+        state = .lingering(discarded: 0)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
             context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
         }
         lingerDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(policy.lingerTimeout.nanosecondsValue)) {
             context.close(promise: nil)
         }
+        context.read()
     }
 }
 
 /// Sent toward the socket by ``IngressHeaderSanitizer`` after each response's last part, so
 /// ``RequestHeadGuard`` knows when pipelined responses are done.
 struct IngressResponseEnded {}
+
+/// Sent toward the socket by ``IngressHeaderSanitizer`` after a response with `Connection: close`
+/// ended while its request's body was still arriving, so ``RequestHeadGuard`` closes the
+/// connection instead of reading the rest.
+struct IngressCloseAfterResponse {}

@@ -17,8 +17,9 @@ struct RequestHeadScanner {
         case headEnded
         /// The head breaks a rule (the returned offset is just past the offending byte).
         case rejected(IngressRejection)
-        /// A chunked body is malformed, so nothing after it can be framed.
-        case framingBroken
+        /// A chunked body is malformed (400), or its chunks add up to more than any route accepts
+        /// (413): nothing after it can be framed, and the request it belongs to must not go on.
+        case bodyRefused(IngressRejection)
     }
 
     private enum Phase: Equatable {
@@ -52,6 +53,8 @@ struct RequestHeadScanner {
     private var headerBytes = 0
     private var fields = 0
     private var head = HeadFacts()
+    /// Bytes of the chunked body being received, as its chunk sizes declare them.
+    private var chunkedBytes = 0
 
     /// Longest chunk-size line (size plus extensions) accepted.
     private static let chunkLineLimit = 1024
@@ -77,7 +80,7 @@ struct RequestHeadScanner {
                 phase = taken == remaining ? .chunkDataCR : .chunkData(remaining: remaining - taken)
             case .chunkDataCR, .chunkDataLF:
                 let expected: UInt8 = phase == .chunkDataCR ? .cr : .lf
-                guard bytes[index] == expected else { return (index + 1, .framingBroken) }
+                guard bytes[index] == expected else { return (index + 1, .bodyRefused(.malformed("a chunk's data is not followed by CRLF"))) }
                 phase = phase == .chunkDataCR ? .chunkDataLF : .chunkSizeLine
                 index += 1
             case .betweenRequests:
@@ -119,9 +122,9 @@ struct RequestHeadScanner {
         }
     }
 
-    /// A rejection in a head, or broken framing when the line belongs to a chunked body.
+    /// A rejection in a head, or of the request whose chunked body the line belongs to.
     private func refuse(_ rejection: IngressRejection) -> Event {
-        isInBody ? .framingBroken : .rejected(rejection)
+        isInBody ? .bodyRefused(rejection) : .rejected(rejection)
     }
 
     // MARK: Lines
@@ -149,7 +152,9 @@ struct RequestHeadScanner {
             if phase == .requestLine && line.count > policy.requestLineBytes {
                 return .rejected(.requestLineTooLong(limit: policy.requestLineBytes))
             }
-            if phase == .chunkSizeLine && line.count > Self.chunkLineLimit { return .framingBroken }
+            if phase == .chunkSizeLine && line.count > Self.chunkLineLimit {
+                return .bodyRefused(.malformed("a chunk-size line is longer than \(Self.chunkLineLimit) bytes"))
+            }
             return nil
         }
     }
@@ -166,7 +171,11 @@ struct RequestHeadScanner {
             if fields > policy.headerFields { return .rejected(.tooManyHeaderFields(limit: policy.headerFields)) }
             return checkField().map(Event.rejected)
         case .chunkSizeLine:
-            guard let size = Self.chunkSize(line) else { return .framingBroken }
+            guard let size = Self.chunkSize(line) else {
+                return .bodyRefused(.malformed("a chunk size is not a hexadecimal number of at most 15 digits (no sign, no 0x)"))
+            }
+            chunkedBytes += size
+            if chunkedBytes > policy.contentLengthCap { return .bodyRefused(.contentTooLarge(limit: policy.contentLengthCap)) }
             if size == 0 {
                 phase = .trailerLines
                 headerBytes = 0
@@ -179,7 +188,7 @@ struct RequestHeadScanner {
                 phase = .betweenRequests
                 return nil
             }
-            return checkField() == nil ? nil : .framingBroken
+            return checkField().map(Event.bodyRefused)
         default:
             return nil
         }
@@ -241,6 +250,7 @@ struct RequestHeadScanner {
         if let rejection = checkHead() { return .rejected(rejection) }
         if !head.transferEncodings.isEmpty {
             phase = .chunkSizeLine
+            chunkedBytes = 0
         } else if let length = head.contentLengths.first.flatMap(Self.decimal), length > 0 {
             phase = .body(remaining: length)
         } else {

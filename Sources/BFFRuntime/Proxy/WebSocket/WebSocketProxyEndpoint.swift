@@ -22,6 +22,7 @@ struct WebSocketProxyEndpoint: EndpointHandler {
     let spec: WebSocketSpec
     /// `cors.origins`, which a browser's `Origin` must match; nil when the BFF declares no CORS.
     let allowedOrigins: [String]?
+    let forwarding: ProxyForwarding
 
     func handle(_ request: Request, context: BFFRequestContext, captures: [String: String]) async throws -> Response {
         context.record.note(route: route.path)
@@ -44,7 +45,7 @@ struct WebSocketProxyEndpoint: EndpointHandler {
             throw Problem.circuitOpen(service: service.name, retryAfter: retryAfter)
         }
         let instance = service.pick()
-        var headers = ProxyEndpoint.forwardedHeaders(of: request, context: context)
+        var headers = forwarding.headers(of: request, context: context)
         headers.replaceOrAdd(name: "host", value: instance.endpoint.hostHeader)
         headers.add(name: "upgrade", value: "websocket")
         headers.add(name: "connection", value: "Upgrade")
