@@ -7,7 +7,10 @@ import NIOHTTPTypes
 /// ``RequestHeadGuard``: the same sizes, counted the same way (a field as its HTTP/1 line would be,
 /// the `:method` and `:path` as a request line), refused with the same problem+json answers.
 ///
-/// A refused request never reaches routing: its answer is written here. Answers leave without the
+/// A refused request never reaches routing: its answer is written here. A body whose DATA adds up
+/// to more than any route accepts (HTTP/2 needs no `content-length`) is refused as it arrives: with
+/// the same 413 if the route's answer has not started (which is then never sent), else by ending
+/// the stream. Answers leave without the
 /// connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); one that would close an HTTP/1.1
 /// connection (`Connection: close`, as a 413 does) instead ends a request still sending its body
 /// with RST_STREAM(NO_ERROR), which tells the client to stop (§8.1) without failing the answer.
@@ -20,6 +23,12 @@ final class HTTP2StreamGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let policy: IngressPolicy
     private var refused = false
     private var requestEnded = false
+    /// The request's head, once it was passed on, and its body bytes so far.
+    private var head: HTTPRequest?
+    private var bodyBytes = 0
+    /// Whether the request was refused after it had been passed on: what its route writes is dropped.
+    private var refusedInBody = false
+    private var answerStarted = false
     /// Whether the answer being written asked to close the connection.
     private var answerCloses = false
 
@@ -31,17 +40,41 @@ final class HTTP2StreamGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         if case .end = part { requestEnded = true }
         guard !refused else { return }
-        if case .head(let request) = part, let rejection = Self.rejection(of: request, policy: policy) {
-            refused = true
-            refuse(rejection, request: request, context: context)
-            return
+        switch part {
+        case .head(let request):
+            if let rejection = Self.rejection(of: request, policy: policy) {
+                refused = true
+                refuse(rejection, request: request, context: context)
+                return
+            }
+            head = request
+        case .body(let bytes):
+            bodyBytes += bytes.readableBytes
+            if bodyBytes > policy.contentLengthCap, let head {
+                refused = true
+                refusedInBody = true
+                if answerStarted {
+                    requestEnded = true
+                    context.triggerUserOutboundEvent(HTTP2StreamStopper.Stop(), promise: nil)
+                } else {
+                    refuse(.contentTooLarge(limit: policy.contentLengthCap), request: head, context: context)
+                }
+                return
+            }
+        case .end:
+            break
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if refusedInBody {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
         switch unwrapOutboundIn(data) {
         case .head(var response):
+            answerStarted = true
             answerCloses = response.headerFields[.connection]?.lowercased() == "close"
             for name in Self.connectionSpecific { response.headerFields[name] = nil }
             context.write(wrapOutboundOut(.head(response)), promise: promise)
