@@ -54,6 +54,13 @@ final class BufferedConnectionHandler: ChannelInboundHandler, PooledConnection, 
         active = context.channel.isActive
     }
 
+    /// The context holds this handler: keeping it past removal would keep both, and the pipeline,
+    /// alive after the channel is gone (one per call that closed its connection, a timeout say).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        active = false
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         active = true
         context.fireChannelActive()

@@ -61,6 +61,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
         self.context = context
     }
 
+    /// The context holds this handler: keeping it past removal would keep both, and the pipeline,
+    /// alive after the channel is gone.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     /// Sends a request with no body on this connection.
     func start(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
         guard let context else {

@@ -204,6 +204,39 @@ struct BufferedTransportTests {
         }
     }
 
+    /// A weak reference that crosses to the event loop and back.
+    final class WeakBox: @unchecked Sendable {
+        weak var object: AnyObject?
+    }
+
+    /// Whether the handler of a connection made by `connect` is freed once its channel has closed.
+    static func freedAfterClose<Connection: PooledConnection>(on loop: any EventLoop, _ connect: @escaping @Sendable () -> EventLoopFuture<Connection>) async throws -> Bool {
+        let box = WeakBox()
+        try await loop.flatSubmit {
+            connect().flatMap { handler in
+                box.object = handler
+                let channel = handler.channel!
+                channel.close(promise: nil)
+                return channel.closeFuture
+            }
+        }.get()
+        try await loop.submit {}.get()
+        return box.object == nil
+    }
+
+    @Test("a closed connection's handler (with its context and pipeline) is freed, for both kinds of connection")
+    func closedConnectionsAreFreed() async throws {
+        try await ScriptedUpstream.with({ _, _ in Self.ok }) { stub in
+            try await Self.withTransport { transport, loop async throws in
+                let service = Self.service(stub)
+                let buffered = try await Self.freedAfterClose(on: loop) { transport.bufferedPool(on: loop).connect(service, connectDeadline: .now() + .seconds(1)) }
+                let streaming = try await Self.freedAfterClose(on: loop) { transport.streamingPool(on: loop).connect(service, connectDeadline: .now() + .seconds(1)) }
+                #expect(buffered, "a buffered-call connection outlived its channel")
+                #expect(streaming, "a proxied-call connection outlived its channel")
+            }
+        }
+    }
+
     @Test("a complete request body goes out after its head with its content-length")
     func requestBody() async throws {
         try await ScriptedUpstream.with({ _, _ in Self.ok }) { stub in
