@@ -9,7 +9,8 @@ import Synchronization
 /// the token's `alg` must equal it, so `none`, HMAC-with-a-public-key and other algorithm
 /// confusions are refused before any signature check. Header-supplied keys (`jku`, `x5u`, `jwk`,
 /// `x5c`) are never read. jwt-kit checks the signature with a collection holding only that key;
-/// the registered claims are then checked here with the spec's leeway.
+/// the registered claims are then checked here with the spec's leeway. A token that passed is
+/// kept in a ``VerifiedTokenCache``, so the next request with the same bytes skips the signature.
 final class JWTVerifier: Sendable {
     /// One verification key: its pinned algorithm and a jwt-kit collection holding only it.
     struct Key: Sendable {
@@ -22,13 +23,21 @@ final class JWTVerifier: Sendable {
     private let staticKeys: [Key]
     /// Keys from the JWKS URL; nil when the spec names none.
     let jwks: JWKSKeySource?
+    let verified: VerifiedTokenCache
 
     /// Reads every key's material now, so a missing secret or bad PEM stops start-up with its spec line.
     /// - Parameter loadKeys: false builds a verifier that knows no spec keys, for checking a spec
     ///   where its secrets are not available (`bff validate`).
-    init(spec: JWTSpec, jwks: JWKSKeySource?, loadKeys: Bool = true, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(SpecLoadError) {
+    init(
+        spec: JWTSpec,
+        jwks: JWKSKeySource?,
+        loadKeys: Bool = true,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        cache: VerifiedTokenCache.Limits = .init()
+    ) async throws(SpecLoadError) {
         self.spec = spec
         self.jwks = jwks
+        verified = VerifiedTokenCache(limits: cache)
         var keys: [Key] = []
         var diagnostics: [SpecDiagnostic] = []
         for key in spec.keys where loadKeys {
@@ -44,6 +53,7 @@ final class JWTVerifier: Sendable {
 
     /// The caller a valid token proves, or why the token is refused.
     func verify(_ token: String) async throws(AuthFailure) -> Principal {
+        if let principal = verified.principal(for: token) { return principal }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, token.utf8.count <= 16 * 1024,
             let header = Self.decodeJSON(parts[0]), let payload = Self.decodeJSON(parts[1])
@@ -67,7 +77,9 @@ final class JWTVerifier: Sendable {
         } catch {
             throw .badSignature
         }
-        return try principal(from: payload)
+        let (principal, expires) = try principal(from: payload)
+        verified.store(principal, for: token, expiresIn: .milliseconds(Int64(max(0, expires - Date().timeIntervalSince1970) * 1000)))
+        return principal
     }
 
     private func key(kid: String?) async throws(AuthFailure) -> Key? {
@@ -78,7 +90,9 @@ final class JWTVerifier: Sendable {
 
     // MARK: Claims
 
-    private func principal(from payload: JSONValue) throws(AuthFailure) -> Principal {
+    /// The caller the claims name, and the time (seconds since the epoch, leeway included) until
+    /// which they hold.
+    private func principal(from payload: JSONValue) throws(AuthFailure) -> (Principal, expires: Double) {
         let now = Date().timeIntervalSince1970
         let leeway = Double(spec.leeway.components.seconds)
         guard let expClaim = payload["exp"] else { throw .missingClaim("exp") }
@@ -106,13 +120,14 @@ final class JWTVerifier: Sendable {
                 if let text = value.templateText { claims[name] = text }
             }
         }
-        return Principal(
+        let principal = Principal(
             method: .jwt,
             subject: subject,
             roles: Self.strings(payload[spec.rolesClaim]),
             scopes: Self.strings(payload[spec.scopesClaim]),
             claims: claims
         )
+        return (principal, exp + leeway)
     }
 
     /// A string claim split on spaces (OAuth `scope`), or an array of strings.
