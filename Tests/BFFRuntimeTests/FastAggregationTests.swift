@@ -132,6 +132,114 @@ struct FastAggregationTests {
         }
     }
 
+    /// A BFF with every kind of admission an aggregation may have: JWT (with roles and
+    /// `forward_claims`), API keys with a plan, both, public; a BFF-wide and a per-route rate
+    /// limit in this process; CORS with credentials.
+    static func admissionYAML(_ stub: StubUpstream, keysFile: String) -> String {
+        """
+        name: admission
+        services:
+          svc: { url: "\(stub.url)", timeout: 1s }
+        auth:
+          jwt:
+            issuer: test-idp
+            audience: bff
+            keys: [{ kid: hs, alg: HS256, secret_file: "\(TestTokens.file(TestTokens.secret))" }]
+          api_keys: { file: "\(keysFile)" }
+          forward_claims: { sub: X-User-Id, tenant: X-Tenant }
+        plans:
+          basic: { rate: 100/s, burst: 100 }
+        rate_limits:
+          limits: [{ key: ip, rate: 1000/s, burst: 1000 }]
+        cors:
+          origins: ["https://shop.example.com"]
+          credentials: true
+          expose_headers: [X-BFF-Degraded]
+        endpoints:
+          - route: GET /me
+            auth: jwt
+            calls:
+              me: { service: svc, path: "/main/{auth.sub}", required: true, headers: { X-Seen-Tenant: "{header.x-tenant:none}" } }
+          - route: GET /admin
+            auth: jwt
+            require: { roles: [admin] }
+            calls:
+              main: { service: svc, path: /main/admin }
+          - route: GET /partner
+            auth: api_key
+            rate_limit: { key: api_key, rate: 2/h, burst: 2 }
+            calls:
+              main: { service: svc, path: /main/partner }
+          - route: GET /either
+            auth: [jwt, api_key]
+            calls:
+              main: { service: svc, path: /main/either }
+          - route: GET /open
+            auth: none
+            calls:
+              main: { service: svc, path: /main/open }
+        """
+    }
+
+    @Test("authenticated, rate-limited and CORS requests get the same answers on the event-loop path as through the middleware, which admits them alike")
+    func bothPathsAdmitAlike() async throws {
+        let key = APIKeyLine.generate(client: "acme", plan: "basic")
+        let keysFile = TestTokens.file(key.line + "\n")
+        let user = TestTokens.hs256(claims: TestTokens.claims(sub: "u1", ["tenant": "acme", "roles": ["customer"]]))
+        let admin = TestTokens.hs256(claims: TestTokens.claims(sub: "a1", ["roles": ["admin"]]))
+        let expired = TestTokens.hs256(claims: TestTokens.claims(["exp": TestTokens.now - 120]))
+        let origin = ("Origin", "https://shop.example.com")
+        // Every request asks to close its connection: the event-loop path says so in its answer,
+        // Hummingbird does not, which shows which path answered.
+        let requests: [(String, [(String, String)])] = [
+            ("/me", []),
+            ("/me", [("Authorization", "Bearer not.a.token")]),
+            ("/me", [("Authorization", "Bearer \(expired)")]),
+            ("/me", [("Authorization", "Bearer \(user)"), ("X-User-Id", "forged")]),
+            ("/me", [("Authorization", "Bearer \(user)"), ("X-User-Id", "forged"), ("X-Tenant", "forged")]),
+            ("/me", [("Authorization", "Bearer \(user)"), origin]),
+            ("/me?access_token=\(user)", [("Authorization", "Bearer \(user)")]),
+            ("/admin", [("Authorization", "Bearer \(user)")]),
+            ("/admin", [("Authorization", "Bearer \(admin)")]),
+            ("/admin", [("Authorization", "Bearer \(admin)")]),
+            ("/partner", [("X-Api-Key", key.key)]),
+            ("/partner", [("X-Api-Key", key.key), origin]),
+            ("/partner", [("X-Api-Key", key.key)]),
+            ("/partner", [("X-Api-Key", "bffk_unknown")]),
+            ("/either", [("X-Api-Key", key.key)]),
+            ("/either", [("Authorization", "Bearer \(admin)")]),
+            ("/open", [origin]),
+            ("/open", [("Origin", "https://shop.example.com.evil.com")]),
+        ]
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            Self.stubbed(stub)
+            let (fast, slow) = try await Self.onBothPaths(Self.admissionYAML(stub, keysFile: keysFile)) { gateway in
+                var answers: [Comparable] = []
+                for (path, headers) in requests {
+                    answers.append(Comparable(try await gateway.get(path, headers: headers + [("Connection", "close")])))
+                }
+                return answers
+            }
+            #expect(fast.map(\.status) == [401, 401, 401, 200, 200, 200, 400, 403, 200, 200, 200, 200, 429, 401, 200, 200, 200, 200])
+            #expect(fast.map { answer in var answer = answer; answer.headers["connection"] = nil; return answer } == slow)
+            #expect(slow.allSatisfy { $0.headers["connection"] == nil })
+            // A token not seen before goes through the middleware, which keeps it once verified;
+            // everything else is answered on the event loop.
+            let onLoop = fast.map { $0.headers["connection"] == "close" }
+            #expect(onLoop == [true, false, false, false, true, true, true, true, false, true, true, true, true, true, true, true, true, true])
+            #expect(fast[5].headers["access-control-allow-origin"] == "https://shop.example.com" && fast[5].headers["access-control-allow-credentials"] == "true")
+            #expect(fast[16].headers["access-control-expose-headers"] == "X-BFF-Degraded")
+            #expect(fast[17].headers["access-control-allow-origin"] == nil)
+            #expect(fast[12].headers["retry-after"] != nil && fast[11].headers["ratelimit-remaining"] == "0")
+            #expect(fast[0].headers["www-authenticate"] != nil)
+            // The caller's claims, never the client's copies, reach the calls on both paths.
+            let calls = stub.requests(to: "/main/u1")
+            #expect(calls.count == 6)
+            #expect(calls.allSatisfy { $0.headers["x-user-id"] == ["u1"] && $0.headers["x-tenant"] == ["acme"] && $0.headers["x-seen-tenant"] == ["acme"] })
+        }
+    }
+
     @Test("a literal route's own path and its other spellings reach the same endpoint on both paths, and a literal beats a capture")
     func literalPathsRouteAlike() async throws {
         try await withStubs { stubs in

@@ -52,18 +52,14 @@ struct BFFResponder: HTTPResponder {
         var request = request
         if !edge.claimHeaders.isEmpty {
             var head = request.head
-            for (_, name) in edge.claimHeaders { head.headerFields[name] = nil }
+            edge.removeClaimHeaders(from: &head.headerFields)
             request = Request(head: head, body: request.body)
         }
         let admission = try await route.admission.admit(&request, context: context)
         if let principal = admission.principal, !edge.claimHeaders.isEmpty {
             context.principal = principal
             var head = request.head
-            for (claim, name) in edge.claimHeaders {
-                guard let value = principal.claims[claim], CompiledTemplate.isSafeHeaderValue(value) else { continue }
-                head.headerFields.append(HTTPField(name: name, value: value))
-                context.identityHeaders.append((name.rawName, value))
-            }
+            context.identityHeaders = edge.addClaimHeaders(of: principal, to: &head.headerFields)
             request = Request(head: head, body: request.body)
         } else {
             context.principal = admission.principal

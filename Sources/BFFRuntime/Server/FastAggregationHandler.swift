@@ -10,11 +10,11 @@ import Prometheus
 /// those answers carry; built once per server.
 ///
 /// A route qualifies when nothing about it needs to wait on anything but its calls: a spec
-/// aggregation with no endpoint `cache:`, public (no auth, no client certificate subjects required,
-/// no rate limits), on a BFF that forwards
-/// no claims. A request qualifies when it is a body-less GET with no `Origin` while CORS is on and
-/// no `X-Forwarded-Proto` (which may ask for HSTS). Everything else goes through Hummingbird and
-/// the middleware, with the same results.
+/// aggregation with no endpoint `cache:`, whose rate limits (if any) live in this process. A request
+/// qualifies when it is a body-less GET without `X-Forwarded-Proto` (which may ask for HSTS) whose
+/// admission ``RouteAdmission/admitOnLoop(_:)`` decides without waiting: public, an API key, or a
+/// JWT verified before (a token not seen yet goes through the middleware, which verifies it and
+/// keeps it). Everything else goes through Hummingbird and the middleware, with the same results.
 struct FastAggregations: Sendable {
     let router: Router
     let accessLog: LogLineSink?
@@ -24,13 +24,15 @@ struct FastAggregations: Sendable {
     /// Where degraded calls are logged, at debug level.
     let logger: Logger
     let corsEnabled: Bool
+    /// The CORS fields of answers, when the spec has `cors:`.
+    let cors: CORSAnswerFields?
     let hstsEnabled: Bool
     /// `Strict-Transport-Security`, for answers on TLS connections; nil sends none.
     let hsts: String?
 
     /// The endpoint for each path that is exactly a qualifying route's literal path, worked out at
     /// start-up by the same matching (``endpoint(at:)``), so those requests are not routed again.
-    private let literalPaths: [Substring: AggregateEndpoint]
+    private let literalPaths: [Substring: (AggregateEndpoint, RouteAdmission)]
 
     init(router: Router, spec: ClientSpec, accessLog: LogLineSink?, metrics: BFFMetrics?, tracer: RequestTracer? = nil, logger: Logger) {
         self.router = router
@@ -39,13 +41,14 @@ struct FastAggregations: Sendable {
         self.accessLog = accessLog
         self.metrics = metrics
         corsEnabled = spec.edge.cors != nil
+        cors = spec.edge.cors.map(CORSAnswerFields.init(spec:))
         hstsEnabled = spec.edge.headers.hstsMaxAge != nil
         hsts = SecurityHeadersMiddleware.hsts(spec.edge.headers)
         literalPaths = Self.literalPaths(of: router)
     }
 
-    private static func literalPaths(of router: Router) -> [Substring: AggregateEndpoint] {
-        var paths: [Substring: AggregateEndpoint] = [:]
+    private static func literalPaths(of router: Router) -> [Substring: (AggregateEndpoint, RouteAdmission)] {
+        var paths: [Substring: (AggregateEndpoint, RouteAdmission)] = [:]
         for route in router.routesInOrder {
             var literals: [String] = []
             for segment in route.pattern.segments {
@@ -54,8 +57,8 @@ struct FastAggregations: Sendable {
             }
             guard literals.count == route.pattern.segments.count else { continue }
             let path = Substring("/" + literals.joined(separator: "/"))
-            if let (endpoint, captures) = endpoint(at: path, router: router), captures.isEmpty {
-                paths[path] = endpoint
+            if let (endpoint, admission, captures) = endpoint(at: path, router: router), captures.isEmpty {
+                paths[path] = (endpoint, admission)
             }
         }
         return paths
@@ -64,37 +67,42 @@ struct FastAggregations: Sendable {
     /// Whether any route could ever be answered here (else the handler is not installed).
     var isEmpty: Bool { !router.routesInOrder.contains { Self.endpoint(of: $0) != nil } }
 
-    /// The endpoint that answers `request` here, with its captures and the path and query; nil
+    /// A route that may answer a request here.
+    struct Match {
+        let endpoint: AggregateEndpoint
+        let admission: RouteAdmission
+        let captures: [String: String]
+        let path: Substring
+        let query: Substring?
+    }
+
+    /// The route that may answer `request` here, with its captures and the path and query; nil
     /// when the request must go through Hummingbird.
-    func match(_ request: HTTPRequest) -> (AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?)? {
+    func match(_ request: HTTPRequest) -> Match? {
         guard request.method == .get, let target = request.path,
             request.headerFields[.contentLength].map({ $0 == "0" }) ?? true,
             request.headerFields[.transferEncoding] == nil,
-            !(corsEnabled && request.headerFields[.origin] != nil),
             !(hstsEnabled && request.headerFields[.xForwardedProto] != nil)
         else { return nil }
         let split = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = target[..<(split ?? target.endIndex)]
         let query = split.map { target[target.index(after: $0)...] }
-        if let endpoint = literalPaths[path] { return (endpoint, [:], path, query) }
-        guard let (endpoint, captures) = Self.endpoint(at: path, router: router) else { return nil }
-        return (endpoint, captures, path, query)
+        if let (endpoint, admission) = literalPaths[path] { return Match(endpoint: endpoint, admission: admission, captures: [:], path: path, query: query) }
+        guard let (endpoint, admission, captures) = Self.endpoint(at: path, router: router) else { return nil }
+        return Match(endpoint: endpoint, admission: admission, captures: captures, path: path, query: query)
     }
 
-    /// The endpoint that answers a GET of `path` here, with its captures.
-    private static func endpoint(at path: Substring, router: Router) -> (AggregateEndpoint, captures: [String: String])? {
+    /// The endpoint that answers a GET of `path` here, with its admission and captures.
+    private static func endpoint(at path: Substring, router: Router) -> (AggregateEndpoint, RouteAdmission, captures: [String: String])? {
         guard let ingress = try? IngressPath(path), !(ingress.segments.count == 1 && (ingress.segments[0] == "health" || ingress.segments[0] == "ready")),
             case .found(let route, let captures) = router.match(method: .get, path: ingress),
             let endpoint = Self.endpoint(of: route)
         else { return nil }
-        return (endpoint, captures)
+        return (endpoint, route.admission, captures)
     }
 
     private static func endpoint(of route: Router.Route) -> AggregateEndpoint? {
-        guard let endpoint = route.handler as? AggregateEndpoint, endpoint.cache == nil,
-            route.admission.auth?.isPublic ?? true, route.admission.auth?.tlsSubjects.isEmpty ?? true,
-            route.admission.limits.isEmpty, route.admission.edge.claimHeaders.isEmpty
-        else { return nil }
+        guard let endpoint = route.handler as? AggregateEndpoint, endpoint.cache == nil, route.admission.decidesOnLoop else { return nil }
         return endpoint
     }
 }
@@ -134,16 +142,28 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var date = HTTPDate()
     /// The channel's allocator, kept once (asking the channel for it costs two reference counts).
     private var allocator = ByteBufferAllocator()
+    /// The client's address, kept once, for rate limits keyed by it.
+    private var peer: SocketAddress?
 
     /// One request answered here.
     private final class Exchange {
         let request: HTTPRequest
+        /// The request's fields as the endpoint reads them: no client copy of a `forward_claims`
+        /// header, the caller's own instead.
+        let fields: HTTPFields
         /// The routes of the generation that matched it, which it finishes with.
         let routes: FastAggregations
         let endpoint: AggregateEndpoint
         let captures: [String: String]
         let path: Substring
         let query: Substring?
+        let requestID: String
+        /// Who admission found calling, the `forward_claims` headers every call carries and the
+        /// `RateLimit-*` fields every answer carries; or why the request is refused.
+        let principal: Principal?
+        let identityHeaders: [(String, String)]
+        let admissionFields: HTTPFields
+        let refusal: Problem?
         let started = NIODeadline.now()
         /// Set once the request's end arrived and its plan started.
         var running = false
@@ -151,13 +171,22 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         var trace: ServerTrace?
         var run: PlanRun?
 
-        init(request: HTTPRequest, routes: FastAggregations, endpoint: AggregateEndpoint, captures: [String: String], path: Substring, query: Substring?) {
+        init(
+            request: HTTPRequest, fields: HTTPFields, routes: FastAggregations, match: FastAggregations.Match, requestID: String,
+            principal: Principal?, identityHeaders: [(String, String)], admissionFields: HTTPFields, refusal: Problem?
+        ) {
             self.request = request
+            self.fields = fields
             self.routes = routes
-            self.endpoint = endpoint
-            self.captures = captures
-            self.path = path
-            self.query = query
+            self.endpoint = match.endpoint
+            self.captures = match.captures
+            self.path = match.path
+            self.query = match.query
+            self.requestID = requestID
+            self.principal = principal
+            self.identityHeaders = identityHeaders
+            self.admissionFields = admissionFields
+            self.refusal = refusal
         }
     }
 
@@ -170,6 +199,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func handlerAdded(context: ChannelHandlerContext) {
         allocator = context.channel.allocator
+        peer = context.channel.remoteAddress
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -184,8 +214,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let request):
-            if passedOn == 0, let routes = routes.generation.fast, let (endpoint, captures, path, query) = routes.match(request) {
-                current = Exchange(request: request, routes: routes, endpoint: endpoint, captures: captures, path: path, query: query)
+            if passedOn == 0, let routes = routes.generation.fast, let match = routes.match(request), let exchange = admitted(request, match, routes) {
+                current = exchange
                 passingOn = false
             } else {
                 passedOn += 1
@@ -230,25 +260,60 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireUserInboundEventTriggered(event)
     }
 
+    // MARK: Admission
+
+    /// The exchange for `request`, admitted or refused by its route's admission as the middleware
+    /// would; nil when that cannot be decided without waiting, so the request goes to Hummingbird.
+    private func admitted(_ request: HTTPRequest, _ match: FastAggregations.Match, _ routes: FastAggregations) -> Exchange? {
+        let requestID = RequestIDMiddleware.requestID(sent: request.headerFields[.requestID])
+        let edge = match.admission.edge
+        var fields = request.headerFields
+        if !edge.claimHeaders.isEmpty { edge.removeClaimHeaders(from: &fields) }
+        let input = RouteAdmission.Input(headers: fields, query: match.query, peer: peer, tlsSubject: tls?.clientSubject, requestID: requestID, logger: routes.logger)
+        switch match.admission.admitOnLoop(input) {
+        case .undecided:
+            return nil
+        case .refused(let problem):
+            return Exchange(
+                request: request, fields: fields, routes: routes, match: match, requestID: requestID,
+                principal: nil, identityHeaders: [], admissionFields: [:], refusal: problem
+            )
+        case .admitted(let admission):
+            var identity: [(String, String)] = []
+            if let principal = admission.principal, !edge.claimHeaders.isEmpty { identity = edge.addClaimHeaders(of: principal, to: &fields) }
+            return Exchange(
+                request: request, fields: fields, routes: routes, match: match, requestID: requestID,
+                principal: admission.principal, identityHeaders: identity, admissionFields: admission.headers, refusal: nil
+            )
+        }
+    }
+
     // MARK: Answering
 
     private func start(_ exchange: Exchange, context: ChannelHandlerContext) {
         exchange.running = true
-        let requestID = RequestIDMiddleware.requestID(sent: exchange.request.headerFields[.requestID])
+        let requestID = exchange.requestID
+        exchange.routes.metrics?.inFlight.increment()
+        if let refusal = exchange.refusal {
+            answer(exchange, problem: refusal, requestID: requestID, outcomes: [], context: context)
+            return
+        }
         let plan = exchange.endpoint.plan
         var inputs = RequestInputs(
             captures: exchange.captures,
             query: RequestInputs.parseQuery(exchange.query),
-            headers: exchange.request.headerFields,
-            requestID: requestID
+            headers: exchange.fields,
+            requestID: requestID,
+            claims: exchange.principal?.claims ?? [:]
         )
+        inputs.principal = exchange.principal
+        inputs.identityHeaders = exchange.identityHeaders
         inputs.tlsSubject = tls?.clientSubject
         if let tracer = exchange.routes.tracer {
             let trace = tracer.start(method: "GET", path: exchange.path, headers: exchange.request.headerFields, peer: context.channel.remoteAddress)
             exchange.trace = trace
             inputs.trace = trace
         }
-        exchange.routes.metrics?.inFlight.increment()
         do {
             try plan.requireValidInputs(inputs)
         } catch {
@@ -276,7 +341,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         bytes.writeHTTP1StatusLine(problem.status)
         // `HTTPFields` only holds legal names and values, so none of these can start a line of its own.
         for field in fields where !Self.replacedFields.contains(field.name) { bytes.writeFieldLine(field.name.rawName, field.value) }
-        writeAddedFields(to: &bytes, exchange.routes, bodyLength: body.readableBytes, requestID: requestID, closing: closing)
+        writeAddedFields(to: &bytes, exchange, bodyLength: body.readableBytes, requestID: requestID, closing: closing)
         bytes.writeStaticString("\r\n")
         bytes.writeImmutableBuffer(body)
         send(bytes, exchange, status: problem.status, requestID: requestID, names: outcomes.map(\.0), outcomes: outcomes.map(\.1), closing: closing, context: context)
@@ -299,7 +364,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         var status = HTTPResponse.Status.ok
         func writeHead(to head: inout some ByteSink) {
             status = AggregateResponse.writeAnswerHead(entityTag: entityTag, names: names, outcomes: outcomes, ifNoneMatch: ifNoneMatch, to: &head)
-            writeAddedFields(to: &head, exchange.routes, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
+            writeAddedFields(to: &head, exchange, bodyLength: status == .notModified ? nil : body.buffer.readableBytes, requestID: requestID, closing: closing)
             head.write("\r\n")
         }
         bytes.writeDirect(expecting: headSize, { writeHead(to: &$0) }, orElse: { writeHead(to: &$0) })
@@ -314,11 +379,17 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// The fields the middleware adds to every answer, written after the answer's own; `bodyLength`
     /// is nil for a 304. Each value is legal as it stands: the date, an accepted or generated
     /// request id (printable ASCII only), constants and a number.
-    private func writeAddedFields(to bytes: inout some ByteSink, _ routes: FastAggregations, bodyLength: Int?, requestID: String, closing: Bool) {
+    private func writeAddedFields(to bytes: inout some ByteSink, _ exchange: Exchange, bodyLength: Int?, requestID: String, closing: Bool) {
+        let routes = exchange.routes
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", requestID)
         bytes.write("X-Content-Type-Options: nosniff\r\n")
+        // The rate-limit fields of an admitted request; a refused one carries its own in the problem.
+        for field in exchange.admissionFields { bytes.writeFieldLine(field.name.rawName, field.value) }
         if routes.corsEnabled { bytes.write("Vary: Origin\r\n") }
+        if let cors = routes.cors {
+            for (name, value) in cors.fields(origin: exchange.request.headerFields[.origin]) { bytes.writeFieldLine(name.rawName, value) }
+        }
         // `Strict-Transport-Security` on every answer, when the connection is TLS and the spec sends it.
         if tls != nil, let hsts = routes.hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
         if closing { bytes.write("Connection: close\r\n") }

@@ -76,6 +76,26 @@ final class EdgeRuntime: Sendable {
         self.services = services
     }
 
+    // MARK: forward_claims
+
+    /// Removes every client-sent copy of a `forward_claims` header, before admission reads the
+    /// request (a `header.<name>` rate-limit key, say).
+    func removeClaimHeaders(from fields: inout HTTPFields) {
+        for (_, name) in claimHeaders { fields[name] = nil }
+    }
+
+    /// Adds the caller's `forward_claims` headers to `fields` (where templates read them), each
+    /// whose claim the caller has as a safe header value, and returns them for every upstream call.
+    func addClaimHeaders(of principal: Principal, to fields: inout HTTPFields) -> [(String, String)] {
+        var identity: [(String, String)] = []
+        for (claim, name) in claimHeaders {
+            guard let value = principal.claims[claim], CompiledTemplate.isSafeHeaderValue(value) else { continue }
+            fields.append(HTTPField(name: name, value: value))
+            identity.append((name.rawName, value))
+        }
+        return identity
+    }
+
     /// Stops what holds connections (the JWKS client of a server that never ran, the Redis pool).
     /// - Parameter keepingLimiter: leave the limiter running, for the runtime a reload carried it over to.
     func shutdown(keepingLimiter: Bool = false) async {

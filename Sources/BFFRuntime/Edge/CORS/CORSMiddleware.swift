@@ -13,8 +13,8 @@ struct CORSMiddleware: RouterMiddleware {
     let spec: CORSSpec
     private let maxAge: String
     private let allowHeaders: String
-    private let exposeHeaders: String
     private let allowedHeaderNames: Set<String>
+    private let answers: CORSAnswerFields
 
     static let allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE"
 
@@ -22,7 +22,7 @@ struct CORSMiddleware: RouterMiddleware {
         self.spec = spec
         maxAge = String(spec.maxAge.components.seconds)
         allowHeaders = spec.allowHeaders.joined(separator: ", ")
-        exposeHeaders = spec.exposeHeaders.joined(separator: ", ")
+        answers = CORSAnswerFields(spec: spec)
         allowedHeaderNames = Set(spec.allowHeaders.map { $0.lowercased() })
     }
 
@@ -33,11 +33,7 @@ struct CORSMiddleware: RouterMiddleware {
         }
         var response = try await next(request, context)
         response.headers.append(.varyOrigin)
-        if let origin, let allowed = allowedOrigin(origin) {
-            response.headers[.accessControlAllowOrigin] = allowed
-            if spec.credentials { response.headers[.accessControlAllowCredentials] = "true" }
-            if !exposeHeaders.isEmpty { response.headers[.accessControlExposeHeaders] = exposeHeaders }
-        }
+        for (name, value) in answers.fields(origin: origin) { response.headers[name] = value }
         return response
     }
 
@@ -45,7 +41,7 @@ struct CORSMiddleware: RouterMiddleware {
         context.record.note(route: "preflight")
         var headers: HTTPFields = [.vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers", .cacheControl: "no-store"]
         let requested = (requestedHeaders ?? "").split(separator: ",").map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() }.filter { !$0.isEmpty }
-        guard let allowed = allowedOrigin(origin), Self.allowedMethods.contains(method), requested.allSatisfy(allowedHeaderNames.contains) else {
+        guard let allowed = answers.allowedOrigin(origin), Self.allowedMethods.contains(method), requested.allSatisfy(allowedHeaderNames.contains) else {
             // A refused preflight carries no CORS headers: the browser then blocks the real request.
             return Problem(.forbidden, "cross-origin request refused: the origin, method or headers are not allowed", headers: headers)
                 .response(requestID: context.requestID, instance: nil)
@@ -58,12 +54,35 @@ struct CORSMiddleware: RouterMiddleware {
         return Response(status: .noContent, headers: headers)
     }
 
+}
+
+/// The CORS fields of an answer to an actual (not preflight) request, the same whichever path
+/// answers it: for an allowed origin, that origin echoed (or `*` without credentials), whether
+/// credentials may go with it and which response headers scripts may read; nothing otherwise.
+/// (`Vary: Origin` goes on every answer, allowed or not, and is the caller's to add.)
+struct CORSAnswerFields: Sendable {
+    let spec: CORSSpec
+    private let exposeHeaders: String
+
+    init(spec: CORSSpec) {
+        self.spec = spec
+        exposeHeaders = spec.exposeHeaders.joined(separator: ", ")
+    }
+
     /// The `Access-Control-Allow-Origin` value for `origin`, or nil when it is not allowed.
-    private func allowedOrigin(_ origin: String) -> String? {
+    func allowedOrigin(_ origin: String) -> String? {
         for pattern in spec.origins where CORSOriginPattern.matches(origin, pattern: pattern) {
             return pattern == "*" && !spec.credentials ? "*" : origin
         }
         return nil
+    }
+
+    func fields(origin: String?) -> [(HTTPField.Name, String)] {
+        guard let origin, let allowed = allowedOrigin(origin) else { return [] }
+        var fields: [(HTTPField.Name, String)] = [(.accessControlAllowOrigin, allowed)]
+        if spec.credentials { fields.append((.accessControlAllowCredentials, "true")) }
+        if !exposeHeaders.isEmpty { fields.append((.accessControlExposeHeaders, exposeHeaders)) }
+        return fields
     }
 }
 

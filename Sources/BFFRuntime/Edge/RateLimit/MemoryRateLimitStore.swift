@@ -23,6 +23,11 @@ final class MemoryRateLimitStore: RateLimitStore {
     var count: Int { state.withLock { $0.count } }
 
     func check(_ checks: [LimitCheck]) async throws -> [LimitDecision] {
+        decide(checks)
+    }
+
+    /// ``check(_:)`` without waiting: this store never needs to.
+    func decide(_ checks: [LimitCheck]) -> [LimitDecision] {
         let now = self.now()
         return state.withLock { lru in
             var decisions: [LimitDecision] = []

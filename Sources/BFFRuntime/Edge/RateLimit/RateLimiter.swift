@@ -89,6 +89,13 @@ final class RateLimiter: Sendable {
         return decisions.allSatisfy(\.allowed) ? .allowed(decisions) : .limited(decisions)
     }
 
+    /// The verdict on `checks` now, from an in-process store; nil for a remote store, which must be waited for.
+    func checkOnLoop(_ checks: [LimitCheck]) -> Verdict? {
+        guard let memory = store as? MemoryRateLimitStore else { return nil }
+        let decisions = memory.decide(checks)
+        return decisions.allSatisfy(\.allowed) ? .allowed(decisions) : .limited(decisions)
+    }
+
     /// Closes the store's connections.
     func shutdown() async {
         await store.shutdown()
