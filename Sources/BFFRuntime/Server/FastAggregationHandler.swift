@@ -269,6 +269,12 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let edge = match.admission.edge
         var fields = request.headerFields
         if !edge.claimHeaders.isEmpty { edge.removeClaimHeaders(from: &fields) }
+        if match.admission.admitsEveryone {
+            return Exchange(
+                request: request, fields: fields, routes: routes, match: match, requestID: requestID,
+                principal: nil, identityHeaders: [], admissionFields: [:], refusal: nil
+            )
+        }
         let input = RouteAdmission.Input(headers: fields, query: match.query, peer: peer, tlsSubject: tls?.clientSubject, requestID: requestID, logger: routes.logger)
         switch match.admission.admitOnLoop(input) {
         case .undecided:

@@ -100,6 +100,12 @@ struct RouteAdmission: Sendable {
         }
     }
 
+    /// Whether every request is admitted as it is: a public route without rate limits, whose
+    /// admission has nothing to decide (nor any `RateLimit-*` fields to give).
+    var admitsEveryone: Bool {
+        limits.isEmpty && (auth.map { $0.isPublic && $0.tlsSubjects.isEmpty } ?? true)
+    }
+
     /// Whether ``admitOnLoop(_:)`` can ever decide for this route without waiting on a store.
     var decidesOnLoop: Bool {
         edge.limiter.map { !$0.store.isRemote } ?? true
