@@ -152,21 +152,34 @@ grep -q '"notifications":{"status":"timeout"' "$tmp/body" \
   || die "GET $base$agg_path: _meta does not show the notifications call timing out, so the soak would miss the degraded path; check its timeout in bench/soak.yaml against the 50 ms of /slow/ in bench/upstreams.conf. Body: $(head -c 500 "$tmp/body")"
 
 # --- load and sampling ---------------------------------------------------------------------------------------------
-# Counts the aggregation's answers marked degraded; wrk's done() runs in the main thread, so it sums the threads'.
+# Counts the answers marked degraded, and the status of every non-2xx answer (wrk itself only counts them);
+# wrk's done() runs in the main thread, so it sums the threads'. thread:get copies only plain values, so each
+# thread keeps its non-2xx statuses as a string (bounded: they are rare, or the run has failed anyway).
 cat > "$tmp/degraded.lua" <<'LUA'
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) answered = 0; degraded = 0 end
+function init(args) answered = 0; degraded = 0; failed = "" end
 function response(status, headers, body)
   answered = answered + 1
+  if status >= 300 and #failed < 8000 then failed = failed .. status .. " " end
   for name, value in pairs(headers) do
     if name:lower() == "x-bff-degraded" and value == "true" then degraded = degraded + 1 end
   end
 end
 function done(summary, latency, requests)
-  local a, d = 0, 0
-  for _, t in ipairs(threads) do a = a + t:get("answered"); d = d + t:get("degraded") end
+  local a, d, counts, codes = 0, 0, {}, {}
+  for _, t in ipairs(threads) do
+    a = a + t:get("answered"); d = d + t:get("degraded")
+    for code in string.gmatch(t:get("failed"), "%d+") do
+      if not counts[code] then counts[code] = 0; table.insert(codes, code) end
+      counts[code] = counts[code] + 1
+    end
+  end
+  table.sort(codes)
+  local parts = {}
+  for _, code in ipairs(codes) do table.insert(parts, code .. " x" .. counts[code]) end
   io.write(string.format("Degraded: %d of %d\n", d, a))
+  io.write("Non-2xx statuses: " .. (#parts > 0 and table.concat(parts, ", ") or "none") .. "\n")
 end
 LUA
 
@@ -176,7 +189,7 @@ start_load() { # seconds tag: one wrk per route in the background, each bounded 
   timeout $((s + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${s}s" --timeout 3s -s "$tmp/degraded.lua" "$base$agg_path" \
     > "$tmp/$tag-agg.txt" 2>&1 &
   wrk_pids=("$!")
-  timeout $((s + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${s}s" --timeout 3s "$base$proxy_path" \
+  timeout $((s + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${s}s" --timeout 3s -s "$tmp/degraded.lua" "$base$proxy_path" \
     > "$tmp/$tag-proxy.txt" 2>&1 &
   wrk_pids+=("$!")
   pids+=("${wrk_pids[@]}")
@@ -238,18 +251,19 @@ fi
 cat "$tmp/soak-agg.txt" "$tmp/soak-proxy.txt" > "$here/results/soak-wrk.txt" 2>/dev/null || true
 
 # --- report --------------------------------------------------------------------------------------------------------
-route_rows() { # label wrk-output: the table rows of one route; "-" where wrk wrote nothing (it was stopped)
-  awk -v label="$1" '
+route_rows() { # label wrk-output [1: add the degraded share]: the table rows of one route; "-" where wrk wrote nothing (it was stopped)
+  awk -v label="$1" -v degradedRow="${3:-0}" '
     / requests in / { n = $1 }
     /^Requests\/sec:/ { rps = $2 }
     /Non-2xx or 3xx responses:/ { non2xx = $NF }
     /Socket errors:/ { sock = $4 + $6 + $8 + $10; detail = $0; sub(/^ *Socket errors: /, "", detail) }
     /^Degraded: / { deg = $2; of = $4 }
+    /^Non-2xx statuses: / { statuses = $0; sub(/^Non-2xx statuses: /, "", statuses) }
     END {
       if (n == "") { printf "| %s: requests answered | - |\n", label; exit }
       printf "| %s: requests answered | %d (%.0f req/s) |\n", label, n, rps
-      printf "| %s: non-2xx / socket errors | %d / %s |\n", label, non2xx, sock ? sock " (" detail ")" : 0
-      if (of != "") printf "| %s: answers marked degraded | %.1f%% |\n", label, of ? 100 * deg / of : 0
+      printf "| %s: non-2xx / socket errors | %d%s / %s |\n", label, non2xx, non2xx ? " (" statuses ")" : "", sock ? sock " (" detail ")" : 0
+      if (of != "" && degradedRow) printf "| %s: answers marked degraded | %.1f%% |\n", label, of ? 100 * deg / of : 0
     }' "$2"
 }
 mib() { awk '{printf "%.1f MiB", $1 / 1024}' <<<"$1"; }
@@ -267,7 +281,7 @@ fi
 report=$(
   printf '| soak | |\n|---|---|\n'
   printf '| load | %s s, wrk -t1 -c%s per route on CPU 0; mobile-bff on CPU 1, 1 thread |\n' "$secs" "$conns"
-  route_rows "GET $agg_path" "$tmp/soak-agg.txt"
+  route_rows "GET $agg_path" "$tmp/soak-agg.txt" 1
   route_rows "GET $proxy_path" "$tmp/soak-proxy.txt"
   if [[ -n $rss_first ]]; then
     printf '| RSS: first sample under load / end / max | %s / %s / %s |\n' "$(mib "$rss_first")" "$(mib "$rss_last")" "$(mib "$rss_max")"
