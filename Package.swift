@@ -11,6 +11,7 @@ let package = Package(
     name: "swift-bff",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "BFFSpec", targets: ["BFFSpec"]),
         .library(name: "BFFRuntime", targets: ["BFFRuntime"]),
         .executable(name: "mobile-bff", targets: ["mobile-bff"]),
         .executable(name: "web-bff", targets: ["web-bff"]),

@@ -70,7 +70,7 @@ final class CompiledPlan: Sendable {
         includeMeta = aggregate.meta
         let graph = CallGraph(calls: aggregate.calls)
         let output = ResponseShape(aggregate: aggregate)
-        let shapedCalls = Set(output.fields.filter { !$0.isPassThrough }.map(\.callIndex))
+        let parsedAnswers = Self.parsedAnswers(graph: graph, output: output)
         calls = aggregate.calls.enumerated().map { index, call in
             let service = services[call.service]!
             return CompiledCall(
@@ -86,7 +86,7 @@ final class CompiledPlan: Sendable {
                 cache: call.cache,
                 dependencies: graph.dependencies[index],
                 dependents: graph.dependents[index],
-                needsParsedBody: !graph.dependents[index].isEmpty || shapedCalls.contains(index),
+                needsParsedBody: parsedAnswers[index],
                 grpc: call.method.flatMap { name in service.grpc.flatMap { GRPCMethod(name, in: $0) } }.map {
                     GRPCCallPlan(method: $0, body: call.body.map(CompiledMessage.init))
                 },
@@ -101,6 +101,13 @@ final class CompiledPlan: Sendable {
         roots = calls.filter { $0.dependencies.isEmpty }.map(\.index)
         callNames = CallNames(calls.map(\.name))
         self.output = output
+    }
+
+    /// For each call, whether its answer is parsed rather than only validated: another call reads
+    /// it (`{user.tier}`), or a response section takes a path, fields or a limit of it.
+    static func parsedAnswers(graph: CallGraph, output: ResponseShape) -> [Bool] {
+        let shapedCalls = Set(output.fields.filter { !$0.isPassThrough }.map(\.callIndex))
+        return graph.dependents.indices.map { !graph.dependents[$0].isEmpty || shapedCalls.contains($0) }
     }
 
     /// Refuses bad request input (missing values, dot segments) before any call starts.
