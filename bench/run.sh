@@ -10,10 +10,11 @@
 #   BENCH_MATCH=regex run only the scenarios whose label matches (grep -E), e.g. BENCH_MATCH='HTTP/2'
 #
 # Layout on a 2-core machine: stub upstreams (nginx, upstreams.conf) and wrk on CPU 0; the gateway under test runs
-# alone on CPU 1, one at a time. In each round of a scenario every gateway takes its turn, started afresh: one curl
-# that must answer 200, a 2 s wrk warm-up, then `wrk -t1 -cN -dS --latency`. Taking turns round by round puts a slow
-# spell of the shared machine on every gateway, not on whichever ran then. Prints a markdown table and writes it to
-# bench/results/latest.md.
+# alone on CPU 1, one at a time (the "both cores" row: gateway and wrk on CPUs 0-1, beside the stubs). In each round
+# of a scenario every gateway takes its turn, started afresh: one curl that must answer 200 (with the row's request
+# header; without it, or with a forged copy, a credential must get 401), a 2 s wrk warm-up, then
+# `wrk -t1 -cN -dS --latency`. Taking turns round by round puts a slow spell of the shared machine on every gateway,
+# not on whichever ran then. Prints a markdown table and writes it to bench/results/latest.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,6 +53,8 @@ if ((want_ours)) && ! python3 -c 'import grpc, google.protobuf' 2>/dev/null; the
   die "the gRPC row's upstream needs Python's grpcio and protobuf: python3 -m pip install grpcio protobuf"
 fi
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
 if ((${#missing[@]})); then
@@ -167,6 +170,60 @@ for share in 0 100; do
   { cat "$here/bench.yaml"; printf 'tracing: { otlp: "http://127.0.0.1:9004", sample: %s%% }\n' "$share"; } > "$tmp/bench-traced-$share.yaml"
 done
 
+# --- the authenticated, CORS and both-cores rows --------------------------------------------------------------------
+# Credentials made afresh each run: an HS256 secret, a P-256 key pair, tokens valid for 6 h (bench/jwt.py,
+# stdlib and openssl) and an API key. Our gateway reads them from the files bench-edge.yaml names, nginx + njs
+# from credentials.js (edge.js).
+hs_kid=bench-hs256 es_kid=bench-es256 cors_origin=https://app.example.com
+random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+random_hex 32 > "$tmp/hs256.secret"
+openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/es256.key.pem" 2> "$tmp/openssl.err" \
+  && openssl pkey -in "$tmp/es256.key.pem" -pubout -out "$tmp/es256.pub.pem" 2>> "$tmp/openssl.err" \
+  || die "openssl could not make the ES256 row's P-256 key (log: $tmp/openssl.err)"
+es_spki=$(openssl pkey -in "$tmp/es256.key.pem" -pubout -outform DER | base64 -w0)
+hs_token=$(python3 "$here/jwt.py" hs256 "$tmp/hs256.secret" "$hs_kid") || die "bench/jwt.py could not sign the HS256 token"
+es_token=$(python3 "$here/jwt.py" es256 "$tmp/es256.key.pem" "$es_kid") || die "bench/jwt.py could not sign the ES256 token"
+api_key=bench-$(random_hex 24)
+api_key_hash=$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)
+printf '%s bench-partner bench\n' "$api_key_hash" > "$tmp/api.keys"
+printf "export default { hs256: { kid: '%s', secret: '%s' }, es256: { kid: '%s', spki: '%s' }, apiKeys: { '%s': 'bench-partner' } };\n" \
+  "$hs_kid" "$(cat "$tmp/hs256.secret")" "$es_kid" "$es_spki" "$api_key_hash" > "$tmp/credentials.js"
+
+# bench.yaml with both JWT keys beside its own and the keys file, /dashboard-jwt (either token) and /dashboard-key
+# (the key's plan and the route's limit are both counted, at rates no run reaches).
+sed -e "s|^    keys: \[\(.*\)\]\$|    keys: [\1, { kid: $hs_kid, alg: HS256, secret_file: \"$tmp/hs256.secret\" }, { kid: $es_kid, alg: ES256, pem_file: \"$tmp/es256.pub.pem\" }]\n  api_keys: { file: \"$tmp/api.keys\", header: X-Api-Key }|" \
+  "$here/bench.yaml" > "$tmp/bench-edge.yaml"
+grep -q "kid: $es_kid" "$tmp/bench-edge.yaml" || die "bench.yaml's auth.jwt has no one-line 'keys: [...]' to add the benchmark's keys to ($tmp/bench-edge.yaml); keep it on one line or update run.sh"
+cat >> "$tmp/bench-edge.yaml" <<YAML
+  - route: GET /dashboard-jwt
+    auth: jwt
+    calls:
+      user: { service: users, path: /users/u1 }
+      orders: { service: orders, path: /orders }
+      notifications: { service: notes, path: /notifications }
+  - route: GET /dashboard-key
+    auth: api_key
+    rate_limit: { key: api_key, rate: 1000000/s, burst: 1000000 }
+    calls:
+      user: { service: users, path: /users/u1 }
+      orders: { service: orders, path: /orders }
+      notifications: { service: notes, path: /notifications }
+plans:
+  bench: { rate: 1000000/s, burst: 1000000 }
+YAML
+# The CORS row: a spec-wide cors sends Vary: Origin on every answer, so it gets a spec and an nginx conf of its own.
+{ cat "$here/bench.yaml"; printf 'cors: { origins: ["%s"] }\n' "$cors_origin"; } > "$tmp/bench-cors.yaml"
+sed -e "s|^  js_import agg from aggregate.js;\$|&\n  map \$http_origin \$cors_origin { default \"\"; \"$cors_origin\" \$http_origin; }|" \
+  -e 's|location = /dashboard { js_content agg.dashboard; }|location = /dashboard { add_header Access-Control-Allow-Origin $cors_origin always; add_header Vary Origin always; js_content agg.dashboard; }|' \
+  "$tmp/nginx-njs.conf" > "$tmp/nginx-njs-cors.conf"
+[[ $(grep -c 'cors_origin' "$tmp/nginx-njs-cors.conf") == 2 ]] \
+  || die "nginx-njs.conf's '  js_import agg from aggregate.js;' or 'location = /dashboard { js_content agg.dashboard; }' line changed; update the CORS variant in run.sh"
+# The both-cores row: two workers, each with its own listening socket so the kernel spreads the connections
+# between them, as our gateway's two event loops share theirs.
+sed -e 's|^worker_processes 1;$|worker_processes 2;|' -e 's|listen 127.0.0.1:8180;|listen 127.0.0.1:8180 reuseport;|' \
+  "$tmp/nginx-njs.conf" > "$tmp/nginx-njs-2cores.conf"
+grep -q '^worker_processes 2;' "$tmp/nginx-njs-2cores.conf" || die "nginx-njs.conf has no 'worker_processes 1;' line; update the both-cores variant in run.sh"
+
 port_free_or_die 9001 9002 9003 9004 "$nginx_port" "$nginx_h2_port" "$ours_port" "$((ours_port + 1000))"
 if ((want_ours)) && curl -s -o /dev/null --max-time 1 --http2-prior-knowledge "http://127.0.0.1:$grpc_port/"; then die "something already listens on 127.0.0.1:$grpc_port; stop it first"; fi
 
@@ -187,25 +244,35 @@ fi
 
 # --- gateways under test on CPU 1 ----------------------------------------------------------------------------------
 gw_pid=
-start_gw() { # nginx|ours|ours-protected|ours-h2 -> sets gw_pid, gw_port (HTTP/1.1), gw_h2_port, gw_log
+start_gw() { # nginx[-cors|-2cores]|ours[-...] -> sets gw_pid, gw_port (HTTP/1.1), gw_h2_port, gw_log, load_cpus (for wrk)
+  # The gateway has CPU 1 to itself and wrk keeps to CPU 0, except on both cores (-2cores): two
+  # workers or threads on CPUs 0-1, and wrk on both too, beside the stubs still pinned to CPU 0.
+  local cpus=1
+  load_cpus=0
+  if [[ $1 == *-2cores ]]; then cpus=0,1; load_cpus=0,1; fi
   case $1 in
-    nginx)
+    nginx | nginx-cors | nginx-2cores)
+      local conf=$tmp/nginx-njs${1#nginx}.conf
       gw_port=$nginx_port; gw_h2_port=$nginx_h2_port; gw_log=$tmp/nginx-njs.err
-      taskset -c 1 nginx -p "$tmp/" -e "$gw_log" -c "$tmp/nginx-njs.conf" > "$tmp/nginx-njs.out" 2>&1 &
+      taskset -c "$cpus" nginx -p "$tmp/" -e "$gw_log" -c "$conf" > "$tmp/nginx-njs.out" 2>&1 &
       ;;
-    ours | ours-protected | ours-h2 | ours-grpc | ours-traced-0 | ours-traced-100)
+    ours | ours-protected | ours-h2 | ours-grpc | ours-traced-0 | ours-traced-100 | ours-edge | ours-cors | ours-2cores)
       # ours: no admin listener, so no metrics are recorded; ours-protected: bench-protected.yaml
       # (two instances per service, breakers, retries, ejection) with the admin listener and metrics on;
-      # ours-h2: bench.yaml with http2: true.
-      local spec=$here/bench.yaml admin=off
+      # ours-h2: bench.yaml with http2: true; ours-edge: with the JWT and API key routes; ours-cors: with cors;
+      # ours-2cores: bench.yaml on two event loop threads.
+      local spec=$here/bench.yaml admin=off threads=1
       if [[ $1 == ours-protected ]]; then spec=$here/bench-protected.yaml; admin=127.0.0.1:$((ours_port + 1000)); fi
       if [[ $1 == ours-h2 ]]; then spec=$tmp/bench-h2.yaml; fi
       if [[ $1 == ours-grpc ]]; then spec=$tmp/bench-grpc.yaml; fi
       if [[ $1 == ours-traced-* ]]; then spec=$tmp/bench-traced-${1#ours-traced-}.yaml; fi
+      if [[ $1 == ours-edge ]]; then spec=$tmp/bench-edge.yaml; fi
+      if [[ $1 == ours-cors ]]; then spec=$tmp/bench-cors.yaml; fi
+      if [[ $1 == ours-2cores ]]; then threads=2; fi
       gw_h2_port=$ours_port
       gw_port=$ours_port; gw_log=$tmp/mobile-bff.log
-      # mobile-bff's Swift /v1/badges takes JWTs, so the spec declares a key; the benchmarked routes are public.
-      BFF_JWT_SECRET=bench-secret-not-used-by-any-benchmarked-route BFF_ACCESS_LOG=off BFF_THREADS=1 taskset -c 1 "$BFF_BIN" --spec "$spec" --listen "127.0.0.1:$ours_port" \
+      # bench.yaml declares a key for mobile-bff's Swift /v1/badges, which takes JWTs and is not benchmarked.
+      BFF_JWT_SECRET=bench-secret-not-used-by-any-benchmarked-route BFF_ACCESS_LOG=off BFF_THREADS=$threads taskset -c "$cpus" "$BFF_BIN" --spec "$spec" --listen "127.0.0.1:$ours_port" \
         --admin-listen "$admin" > "$gw_log" 2>&1 &
       ;;
   esac
@@ -234,22 +301,51 @@ ticks_per_second=$(getconf CLK_TCK)
 # requests they answered, the CPU ticks the gateway used for them, and their errors.
 declare -A runs_of requests_of ticks_of errors_of
 
-measure() { # scenario gateway-label path conns round [tool]: one warm-up and one measured run of the running gateway
-  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 tool=${6:-wrk} url code out rps p50 p99 errs ticks_before ticks_after
+tampered() { # credential: the same with the first character of its last dot-separated part changed (a JWT's signature)
+  local value=$1 head='' last swap=A
+  [[ $value == *.* ]] && head=${value%.*}.
+  last=${value##*.}
+  [[ ${last:0:1} == A ]] && swap=B
+  printf '%s%s%s' "$head" "$swap" "${last:1}"
+}
+
+check_edge() { # label url header [curl option...]: a credential header must be checked, an Origin echoed, so no row benchmarks a route that skips it
+  local label=$1 url=$2 header=$3 name value code
+  shift 3
+  name=${header%%:*}; value=${header#*: }
+  case ${name,,} in
+    authorization | x-api-key)
+      code=$(curl -s "$@" -o /dev/null -w '%{http_code}' --max-time 5 "$url") || code=000
+      [[ $code == 401 ]] || die "$label: GET $url without $name answered $code, not 401: the route does not check it (log: $gw_log)"
+      code=$(curl -s "$@" -o /dev/null -w '%{http_code}' --max-time 5 -H "$name: $(tampered "$value")" "$url") || code=000
+      [[ $code == 401 ]] || die "$label: GET $url with a forged $name answered $code, not 401: the route does not verify it (log: $gw_log)"
+      ;;
+    origin)
+      tr -d '\r' < "$tmp/headers" | grep -qixF "access-control-allow-origin: $value" \
+        || die "$label: GET $url with Origin: $value answered without Access-Control-Allow-Origin: $value (headers: $tmp/headers)"
+      ;;
+  esac
+}
+
+measure() { # scenario gateway-label path conns round [tool [header]]: one warm-up and one measured run of the running gateway
+  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 tool=${6:-wrk} header=${7:-} url code out rps p50 p99 errs ticks_before ticks_after
+  local with_header=()
   url="http://127.0.0.1:$gw_port$path"
   if [[ $tool == h2load ]]; then measure_h2 "$@"; return; fi
-  code=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
+  [[ -n $header ]] && with_header=(-H "$header")
+  code=$(curl -s ${with_header[@]+"${with_header[@]}"} -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
   if [[ $code != 200 ]]; then
     { head -c 500 "$tmp/body"; printf '\n'; } >&2 2>/dev/null || true
     tail -n 20 "$gw_log" >&2 || true
-    die "$label: GET $url answered $code, not 200 (log: $gw_log)"
+    die "$label: GET $url${header:+ with ${header%%:*}} answered $code, not 200 (log: $gw_log)"
   fi
   if grep -q '_degraded' "$tmp/body"; then note "warning: $label: $url answered a degraded body: $(head -c 300 "$tmp/body")"; fi
+  [[ -n $header ]] && check_edge "$label" "$url" "$header"
   note "$scenario / $label / $conns conns / run $round of $rounds: warm-up ${warmup_secs}s, then ${secs}s"
-  timeout $((warmup_secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${warmup_secs}s" "$url" > /dev/null 2>&1 \
+  timeout $((warmup_secs + 30)) taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${warmup_secs}s" ${with_header[@]+"${with_header[@]}"} "$url" > /dev/null 2>&1 \
     || die "$label: warm-up wrk against $url failed or hung"
   ticks_before=$(cpu_ticks "$gw_pid")
-  out=$(timeout $((secs + 30)) taskset -c 0 wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1) \
+  out=$(timeout $((secs + 30)) taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${secs}s" --latency ${with_header[@]+"${with_header[@]}"} "$url" 2>&1) \
     || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
   ticks_after=$(cpu_ticks "$gw_pid")
   printf '### %s / %s / %s conns / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
@@ -266,19 +362,22 @@ measure() { # scenario gateway-label path conns round [tool]: one warm-up and on
 }
 
 measure_h2() { # as measure, over HTTP/2 with prior knowledge: h2load with conns "CxM" (C connections, M streams each)
-  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 url code out rps mean errs ticks_before ticks_after c m
+  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 header=${7:-} url code out rps mean errs ticks_before ticks_after c m
+  local with_header=()
   url="http://127.0.0.1:$gw_h2_port$path"
   c=${conns%x*}; m=${conns#*x}
-  code=$(curl -s --http2-prior-knowledge -o "$tmp/body" -w '%{http_code} %{http_version}' --max-time 5 "$url") || code=000
+  [[ -n $header ]] && with_header=(-H "$header")
+  code=$(curl -s --http2-prior-knowledge ${with_header[@]+"${with_header[@]}"} -D "$tmp/headers" -o "$tmp/body" -w '%{http_code} %{http_version}' --max-time 5 "$url") || code=000
   if [[ $code != "200 2" ]]; then
     tail -n 20 "$gw_log" >&2 || true
     die "$label: GET $url over HTTP/2 answered '$code', not '200 2' (log: $gw_log)"
   fi
+  [[ -n $header ]] && check_edge "$label" "$url" "$header" --http2-prior-knowledge
   note "$scenario / $label / $conns streams / run $round of $rounds: warm-up ${warmup_secs}s, then ${secs}s"
-  timeout $((warmup_secs + 30)) taskset -c 0 h2load -t1 -c"$c" -m"$m" -D"$warmup_secs" "$url" > /dev/null 2>&1 \
+  timeout $((warmup_secs + 30)) taskset -c "$load_cpus" h2load -t1 -c"$c" -m"$m" -D"$warmup_secs" ${with_header[@]+"${with_header[@]}"} "$url" > /dev/null 2>&1 \
     || die "$label: warm-up h2load against $url failed or hung"
   ticks_before=$(cpu_ticks "$gw_pid")
-  out=$(timeout $((secs + 30)) taskset -c 0 h2load -t1 -c"$c" -m"$m" -D"$secs" "$url" 2>&1) \
+  out=$(timeout $((secs + 30)) taskset -c "$load_cpus" h2load -t1 -c"$c" -m"$m" -D"$secs" ${with_header[@]+"${with_header[@]}"} "$url" 2>&1) \
     || { printf '%s\n' "$out" >&2; die "$label: h2load against $url failed or hung"; }
   ticks_after=$(cpu_ticks "$gw_pid")
   printf '### %s / %s / %s streams / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
@@ -309,7 +408,9 @@ row() { # scenario gateway-label conns: the table row of the label's runs
   rows+=("| $scenario | $label | $conns | $rps | $cpu_us | ${p50//_/ } | $p99 | ${errors_of[$label]} |")
 }
 
-# scenario label | path | connections (HTTP/2: connections x streams each) | load tool
+# scenario label | path | connections (HTTP/2: connections x streams each) | load tool | setup | request header
+# setup: empty for the plain gateways; edge (JWT and API key routes), cors or 2cores for the variants start_gw knows.
+# The header goes on every request, the curl check's and wrk's (or h2load's).
 scenarios=(
   "proxy|/proxy/users/u1|64|wrk"
   "3-call aggregation|/dashboard|64|wrk"
@@ -317,33 +418,48 @@ scenarios=(
   "3-call aggregation, 50 ms upstreams|/dashboard-slow|256|wrk"
   "3-call aggregation over HTTP/2 (h2c)|/dashboard|8x8|h2load"
   "3-call aggregation, one call gRPC|/dashboard-grpc|64|wrk"
+  "3-call aggregation, JWT HS256|/dashboard-jwt|64|wrk|edge|Authorization: Bearer $hs_token"
+  "3-call aggregation, JWT ES256|/dashboard-jwt|64|wrk|edge|Authorization: Bearer $es_token"
+  "3-call aggregation, API key + rate limit|/dashboard-key|64|wrk|edge|X-Api-Key: $api_key"
+  "3-call aggregation, CORS (Origin)|/dashboard|64|wrk|cors|Origin: $cors_origin"
+  "3-call aggregation, both cores shared with wrk and stubs|/dashboard|64|wrk|2cores"
 )
 
 # Within a scenario the gateways take turns, one run each per round (each restarted for its run), so
 # a slow spell of the shared machine falls on all of them rather than on whichever ran then.
 for s in "${scenarios[@]}"; do
-  IFS='|' read -r scenario path conns tool <<<"$s"
+  IFS='|' read -r scenario path conns tool setup header <<<"$s"
   if [[ -n ${BENCH_MATCH:-} ]] && ! grep -qE -- "$BENCH_MATCH" <<<"$scenario"; then continue; fi
   runs_of=() requests_of=() ticks_of=() errors_of=()
   gateways=()
   nginx_label="nginx + njs"; [[ $path == /proxy/* ]] && nginx_label="nginx (proxy_pass)"
-  # nginx + njs cannot call a gRPC service: the gRPC row has no peer (compare it with the 3-call row).
-  ((want_nginx)) && [[ $path != /dashboard-grpc ]] && gateways+=("nginx|$nginx_label")
-  if ((want_ours)) && [[ $path == /dashboard-grpc ]]; then
-    gateways+=("ours-grpc|mobile-bff")
-  elif ((want_ours)) && [[ $tool == h2load ]]; then
-    gateways+=("ours-h2|mobile-bff")
-  elif ((want_ours)); then
-    gateways+=("ours|mobile-bff")
-    [[ $conns == 64 && $path != /dashboard-slow ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
-    # Tracing off (the plain row) against tracing on, unsampled and sampled, in the same rounds.
-    [[ $path == /dashboard ]] && gateways+=("ours-traced-0|mobile-bff, tracing on, sample 0%" "ours-traced-100|mobile-bff, tracing on, sample 100%")
+  if [[ -n $setup ]]; then
+    # A variant pairs one nginx with one of ours: edge.js's locations are in the plain nginx conf,
+    # cors and 2cores have confs of their own.
+    nginx_kind=nginx-$setup ours_label=mobile-bff
+    [[ $setup == edge ]] && nginx_kind=nginx
+    [[ $setup == 2cores ]] && nginx_label="nginx + njs, 2 workers" ours_label="mobile-bff, 2 threads"
+    ((want_nginx)) && gateways+=("$nginx_kind|$nginx_label")
+    ((want_ours)) && gateways+=("ours-$setup|$ours_label")
+  else
+    # nginx + njs cannot call a gRPC service: the gRPC row has no peer (compare it with the 3-call row).
+    ((want_nginx)) && [[ $path != /dashboard-grpc ]] && gateways+=("nginx|$nginx_label")
+    if ((want_ours)) && [[ $path == /dashboard-grpc ]]; then
+      gateways+=("ours-grpc|mobile-bff")
+    elif ((want_ours)) && [[ $tool == h2load ]]; then
+      gateways+=("ours-h2|mobile-bff")
+    elif ((want_ours)); then
+      gateways+=("ours|mobile-bff")
+      [[ $conns == 64 && $path != /dashboard-slow ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
+      # Tracing off (the plain row) against tracing on, unsampled and sampled, in the same rounds.
+      [[ $path == /dashboard ]] && gateways+=("ours-traced-0|mobile-bff, tracing on, sample 0%" "ours-traced-100|mobile-bff, tracing on, sample 100%")
+    fi
   fi
   for round in $(seq "$rounds"); do
     for g in "${gateways[@]}"; do
       IFS='|' read -r kind label <<<"$g"
       start_gw "$kind"
-      measure "$scenario" "$label" "$path" "$conns" "$round" "$tool"
+      measure "$scenario" "$label" "$path" "$conns" "$round" "$tool" "$header"
       stop_gw
     done
   done
