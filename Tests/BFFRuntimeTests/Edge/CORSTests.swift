@@ -1,4 +1,4 @@
-import BFFRuntime
+@testable import BFFRuntime
 import BFFSpec
 import NIOHTTP1
 import Testing
@@ -135,5 +135,33 @@ struct CORSTests {
                 #expect(spoofed.header("Strict-Transport-Security") == nil)
             }
         }
+    }
+}
+
+/// The CORS fields of an answer, as both answer paths compute them.
+@Suite("Edge: CORS answer fields")
+struct CORSAnswerFieldsTests {
+    static func fields(_ origins: [String], credentials: Bool = false) -> CORSAnswerFields {
+        CORSAnswerFields(spec: CORSSpec(origins: origins, credentials: credentials, location: SourceLocation(file: "t.yaml", line: 1)))
+    }
+
+    @Test("an exact origin in any case, a one-label wildcard, and nothing for look-alikes, null or other schemes")
+    func allowedOrigins() {
+        let cors = Self.fields(["https://shop.example.com", "https://*.preview.example.com"], credentials: true)
+        #expect(cors.allowedOrigin("https://shop.example.com") == "https://shop.example.com")
+        #expect(cors.allowedOrigin("HTTPS://Shop.Example.com") == "HTTPS://Shop.Example.com", "matched case-insensitively, echoed as sent")
+        #expect(cors.allowedOrigin("https://pr-7.preview.example.com") == "https://pr-7.preview.example.com")
+        for refused in ["https://shop.example.com.evil.com", "https://evilshop.example.com", "http://shop.example.com", "null", "https://a.b.preview.example.com", "https://shop.example.com:8443"] {
+            #expect(cors.allowedOrigin(refused) == nil, "\(refused)")
+        }
+        #expect(cors.fields(origin: "https://shop.example.com").map(\.1) == ["https://shop.example.com", "true", CORSSpec.defaultExposeHeaders.joined(separator: ", ")])
+        #expect(cors.fields(origin: nil).isEmpty)
+    }
+
+    @Test("'*' answers '*' without credentials and never 'null'")
+    func anyOrigin() {
+        let cors = Self.fields(["*"])
+        #expect(cors.allowedOrigin("https://anything.example") == "*")
+        #expect(cors.allowedOrigin("null") == nil)
     }
 }

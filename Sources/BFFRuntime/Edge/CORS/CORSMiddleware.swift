@@ -63,14 +63,19 @@ struct CORSMiddleware: RouterMiddleware {
 struct CORSAnswerFields: Sendable {
     let spec: CORSSpec
     private let exposeHeaders: String
+    /// The listed origins without a wildcard, lowercased: an `Origin` spelled exactly as one of
+    /// them (as browsers send it) is allowed without parsing it.
+    private let exactOrigins: Set<String>
 
     init(spec: CORSSpec) {
         self.spec = spec
         exposeHeaders = spec.exposeHeaders.joined(separator: ", ")
+        exactOrigins = Set(spec.origins.filter { !$0.contains("*") }.map { $0.lowercased() })
     }
 
     /// The `Access-Control-Allow-Origin` value for `origin`, or nil when it is not allowed.
     func allowedOrigin(_ origin: String) -> String? {
+        if exactOrigins.contains(origin) { return origin }
         for pattern in spec.origins where CORSOriginPattern.matches(origin, pattern: pattern) {
             return pattern == "*" && !spec.credentials ? "*" : origin
         }
