@@ -158,10 +158,14 @@ struct CORSAnswerFieldsTests {
         #expect(cors.fields(origin: nil).isEmpty)
     }
 
-    @Test("'*' answers '*' without credentials and never 'null'")
+    @Test("'*' answers '*' without credentials and never 'null', also for an origin listed after it")
     func anyOrigin() {
         let cors = Self.fields(["*"])
         #expect(cors.allowedOrigin("https://anything.example") == "*")
         #expect(cors.allowedOrigin("null") == nil)
+        let first = Self.fields(["*", "https://shop.example.com"])
+        #expect(first.allowedOrigin("https://shop.example.com") == "*", "the first matching pattern decides")
+        let exactFirst = Self.fields(["https://shop.example.com", "*"])
+        #expect(exactFirst.allowedOrigin("https://shop.example.com") == "https://shop.example.com")
     }
 }

@@ -53,7 +53,6 @@ struct CORSMiddleware: RouterMiddleware {
         if spec.credentials { headers[.accessControlAllowCredentials] = "true" }
         return Response(status: .noContent, headers: headers)
     }
-
 }
 
 /// The CORS fields of an answer to an actual (not preflight) request, the same whichever path
@@ -64,13 +63,14 @@ struct CORSAnswerFields: Sendable {
     let spec: CORSSpec
     private let exposeHeaders: String
     /// The listed origins without a wildcard, lowercased: an `Origin` spelled exactly as one of
-    /// them (as browsers send it) is allowed without parsing it.
+    /// them (as browsers send it) is allowed without parsing it. Empty when `*` is listed, which
+    /// may come first and answer `*` instead.
     private let exactOrigins: Set<String>
 
     init(spec: CORSSpec) {
         self.spec = spec
         exposeHeaders = spec.exposeHeaders.joined(separator: ", ")
-        exactOrigins = Set(spec.origins.filter { !$0.contains("*") }.map { $0.lowercased() })
+        exactOrigins = spec.origins.contains("*") ? [] : Set(spec.origins.filter { !$0.contains("*") }.map { $0.lowercased() })
     }
 
     /// The `Access-Control-Allow-Origin` value for `origin`, or nil when it is not allowed.
