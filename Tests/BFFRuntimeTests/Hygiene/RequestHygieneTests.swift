@@ -35,6 +35,8 @@ struct RequestHygieneTests {
         let json = try response.json()
         #expect(json["status"] == .number(Double(status)), sourceLocation: sourceLocation)
         #expect(json["type"] == "about:blank", sourceLocation: sourceLocation)
+        let requestID = try #require(response.header("X-Request-ID"), "no request id", sourceLocation: sourceLocation)
+        #expect(json["request_id"] == .string(requestID), sourceLocation: sourceLocation)
     }
 
     @Test("a request line over the limit is 414, headers over the byte or field limit are 431")
