@@ -23,7 +23,6 @@ struct FastAggregations: Sendable {
     let tracer: RequestTracer?
     /// Where degraded calls are logged, at debug level.
     let logger: Logger
-    let corsEnabled: Bool
     /// The CORS fields of answers, when the spec has `cors:`.
     let cors: CORSAnswerFields?
     let hstsEnabled: Bool
@@ -40,7 +39,6 @@ struct FastAggregations: Sendable {
         self.logger = logger
         self.accessLog = accessLog
         self.metrics = metrics
-        corsEnabled = spec.edge.cors != nil
         cors = spec.edge.cors.map(CORSAnswerFields.init(spec:))
         hstsEnabled = spec.edge.headers.hstsMaxAge != nil
         hsts = SecurityHeadersMiddleware.hsts(spec.edge.headers)
@@ -269,29 +267,27 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let edge = match.admission.edge
         var fields = request.headerFields
         if !edge.claimHeaders.isEmpty { edge.removeClaimHeaders(from: &fields) }
-        if match.admission.admitsEveryone {
-            return Exchange(
-                request: request, fields: fields, routes: routes, match: match, requestID: requestID,
-                principal: nil, identityHeaders: [], admissionFields: [:], refusal: nil
-            )
+        var principal: Principal?
+        var identity: [(String, String)] = []
+        var admissionFields: HTTPFields = [:]
+        var refusal: Problem?
+        if !match.admission.admitsEveryone {
+            let input = RouteAdmission.Input(headers: fields, query: match.query, peer: peer, tlsSubject: tls?.clientSubject, requestID: requestID, logger: routes.logger)
+            switch match.admission.admitOnLoop(input) {
+            case .undecided:
+                return nil
+            case .refused(let problem):
+                refusal = problem
+            case .admitted(let admission):
+                principal = admission.principal
+                admissionFields = admission.headers
+                if let principal, !edge.claimHeaders.isEmpty { identity = edge.addClaimHeaders(of: principal, to: &fields) }
+            }
         }
-        let input = RouteAdmission.Input(headers: fields, query: match.query, peer: peer, tlsSubject: tls?.clientSubject, requestID: requestID, logger: routes.logger)
-        switch match.admission.admitOnLoop(input) {
-        case .undecided:
-            return nil
-        case .refused(let problem):
-            return Exchange(
-                request: request, fields: fields, routes: routes, match: match, requestID: requestID,
-                principal: nil, identityHeaders: [], admissionFields: [:], refusal: problem
-            )
-        case .admitted(let admission):
-            var identity: [(String, String)] = []
-            if let principal = admission.principal, !edge.claimHeaders.isEmpty { identity = edge.addClaimHeaders(of: principal, to: &fields) }
-            return Exchange(
-                request: request, fields: fields, routes: routes, match: match, requestID: requestID,
-                principal: admission.principal, identityHeaders: identity, admissionFields: admission.headers, refusal: nil
-            )
-        }
+        return Exchange(
+            request: request, fields: fields, routes: routes, match: match, requestID: requestID,
+            principal: principal, identityHeaders: identity, admissionFields: admissionFields, refusal: refusal
+        )
     }
 
     // MARK: Answering
@@ -392,8 +388,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         bytes.write("X-Content-Type-Options: nosniff\r\n")
         // The rate-limit fields of an admitted request; a refused one carries its own in the problem.
         for field in exchange.admissionFields { bytes.writeFieldLine(field.name.rawName, field.value) }
-        if routes.corsEnabled { bytes.write("Vary: Origin\r\n") }
         if let cors = routes.cors {
+            bytes.write("Vary: Origin\r\n")
             for (name, value) in cors.fields(origin: exchange.request.headerFields[.origin]) { bytes.writeFieldLine(name.rawName, value) }
         }
         // `Strict-Transport-Security` on every answer, when the connection is TLS and the spec sends it.

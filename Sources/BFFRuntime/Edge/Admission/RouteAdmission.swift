@@ -23,9 +23,6 @@ struct RouteAdmission: Sendable {
     let bodyLimit: Int?
     let edge: EdgeRuntime
 
-    /// Every header name `forward_claims` sets: always removed from what the client sent.
-    var claimHeaders: [HTTPField.Name] { edge.claimHeaders.map(\.name) }
-
     /// What admission reads of a request, whichever path holds it.
     struct Input {
         var headers: HTTPFields

@@ -77,8 +77,8 @@ final class JWTVerifier: Sendable {
         } catch {
             throw .badSignature
         }
-        let (principal, expires) = try principal(from: payload)
-        verified.store(principal, for: token, expiresIn: .milliseconds(Int64(max(0, expires - Date().timeIntervalSince1970) * 1000)))
+        let (principal, validFor) = try principal(from: payload)
+        verified.store(principal, for: token, expiresIn: validFor)
         return principal
     }
 
@@ -90,9 +90,8 @@ final class JWTVerifier: Sendable {
 
     // MARK: Claims
 
-    /// The caller the claims name, and the time (seconds since the epoch, leeway included) until
-    /// which they hold.
-    private func principal(from payload: JSONValue) throws(AuthFailure) -> (Principal, expires: Double) {
+    /// The caller the claims name, and how much longer they hold (until `exp`, leeway included).
+    private func principal(from payload: JSONValue) throws(AuthFailure) -> (Principal, validFor: Duration) {
         let now = Date().timeIntervalSince1970
         let leeway = Double(spec.leeway.components.seconds)
         guard let expClaim = payload["exp"] else { throw .missingClaim("exp") }
@@ -127,7 +126,7 @@ final class JWTVerifier: Sendable {
             scopes: Self.strings(payload[spec.scopesClaim]),
             claims: claims
         )
-        return (principal, exp + leeway)
+        return (principal, .milliseconds(Int64((exp + leeway - now) * 1000)))
     }
 
     /// A string claim split on spaces (OAuth `scope`), or an array of strings.

@@ -7,8 +7,9 @@ import NIOHTTPTypes
 /// Cleans every request head after decoding, before routing: removes headers a client must not be
 /// able to set (the gateway's own namespace and identity headers, the policy's dropped headers:
 /// client-address, host, URL- and method-override ones and the spec's own, forwarding headers from
-/// untrusted peers) and every hop-by-hop header, including those the client names in `Connection`. It runs before the gateway adds headers of its own, so `Connection: X-Request-ID`
-/// cannot remove what the gateway sets later.
+/// untrusted peers) and every hop-by-hop header, including those the client names in `Connection`.
+/// It runs before the gateway adds headers of its own, so `Connection: X-Request-ID` cannot remove
+/// what the gateway sets later.
 ///
 /// Also reports the end of every response it passes on to ``RequestHeadGuard`` with
 /// ``IngressResponseEnded``, followed by ``IngressCloseAfterResponse`` when that response said
