@@ -71,14 +71,15 @@ extension ExecutableTests {
         }
 
         static func start(_ arguments: [String]) throws -> RunningBFF {
+            let errorsFile = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID().uuidString).stderr").path
             let process = try ChildProcess(
                 executable: ExecutableTests.binary("bff").path,
                 arguments: ["demo"] + arguments,
                 workingDirectory: ExecutableTests.repositoryRoot.path,
                 standardOutput: .discarded,
-                standardError: .discarded
+                standardError: .file(errorsFile)
             )
-            return RunningBFF(process: process, base: "http://127.0.0.1:9101")
+            return RunningBFF(process: process, base: "http://127.0.0.1:9101", errorsFile: errorsFile)
         }
 
         static func get(_ url: String) async throws -> (status: Int, headers: [String: String], body: String) {

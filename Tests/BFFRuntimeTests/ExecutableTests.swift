@@ -128,7 +128,8 @@ import Testing
                 #expect(response.status == .ok)
                 let body = try await response.body.collect(upTo: 4096)
                 #expect(String(buffer: body).hasPrefix(#"{"slow":{"done":true}"#))
-                #expect(try await bff.exitStatus(within: .seconds(5)) == 0)
+                let status = try await bff.exitStatus(within: .seconds(5))
+                #expect(status == 0, "\(bff.errors)")
             }
         }
     }
@@ -164,7 +165,8 @@ import Testing
                 #expect(await Self.status("http://127.0.0.1:\(adminPort)/ready") == 503)
                 #expect(await Self.status(bff.base + "/fast") == 200, "a new connection during the pre-drain is still served")
                 #expect(bff.process.isRunning)
-                #expect(try await bff.exitStatus(within: .seconds(10)) == 0)
+                let status = try await bff.exitStatus(within: .seconds(10))
+                #expect(status == 0, "\(bff.errors)")
             }
         }
     }
@@ -174,6 +176,11 @@ import Testing
         let process: ChildProcess
         /// `http://127.0.0.1:PORT` of its public listener.
         let base: String
+        /// The file its standard error goes to.
+        let errorsFile: String
+
+        /// What it has written to standard error so far, for a failed expectation's message.
+        var errors: String { (try? String(contentsOfFile: errorsFile, encoding: .utf8)) ?? "" }
 
         func terminate() { process.send(SIGTERM) }
         func kill() { process.kill() }
@@ -198,19 +205,21 @@ import Testing
         let port = try freePort()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(executable)-\(UUID().uuidString).yaml").path
         try spec.write(toFile: file, atomically: true, encoding: .utf8)
+        let errorsFile = file + ".stderr"
         defer { try? FileManager.default.removeItem(atPath: file) }
+        defer { try? FileManager.default.removeItem(atPath: errorsFile) }
 
         let process = try ChildProcess(
             executable: binary(executable).path,
             arguments: subcommand + ["--spec", file, "--listen", "127.0.0.1:\(port)", "--no-access-log"] + arguments,
             environment: .inherited(adding: environment),
             standardOutput: .discarded,
-            standardError: .discarded
+            standardError: .file(errorsFile)
         )
-        let bff = RunningBFF(process: process, base: "http://127.0.0.1:\(port)")
+        let bff = RunningBFF(process: process, base: "http://127.0.0.1:\(port)", errorsFile: errorsFile)
         defer { bff.kill() }
         let started = await eventually(within: .seconds(10)) { await status(bff.base + "/health") == 200 }
-        try #require(started, "\(executable) did not start")
+        try #require(started, "\(executable) did not start: \(bff.errors)")
         try await body(bff)
     }
 

@@ -47,7 +47,7 @@ struct ProxyEndpoint: EndpointHandler {
             uri: uri,
             headers: headers
         )
-        let replayable = !hasBody && (Self.idempotentMethods.contains(request.method) || request.headers[.idempotencyKey] != nil)
+        let replayable = Self.isReplayable(method: request.method, hasBody: hasBody, fields: request.headers)
         // Traced, the service gets the proxied call's own span as parent instead of the client's.
         let span = context.trace?.startCall("proxy \(service.name)", service: service.name)
         if let span { span.addHeaders(to: &head.headers) }
@@ -97,6 +97,11 @@ struct ProxyEndpoint: EndpointHandler {
         captures: [String: String]
     ) throws(Problem) -> String {
         let inputs = RequestInputs(request: request, context: context, captures: captures)
+        return try upstreamTarget(target, route: route, inputs: inputs, query: request.uri.query.map { Substring($0) })
+    }
+
+    /// The request target filled from `inputs`, then `query` (the client's, as it came) appended.
+    static func upstreamTarget(_ target: CompiledTemplate, route: RoutePattern, inputs: RequestInputs, query: Substring?) throws(Problem) -> String {
         var uri: String
         do {
             try target.validateRequestInputs(inputs, restCapture: route.restCapture)
@@ -104,10 +109,52 @@ struct ProxyEndpoint: EndpointHandler {
         } catch {
             throw Problem.badRequest(error.clientMessage)
         }
-        if let query = request.uri.query, !query.isEmpty {
+        if let query, !query.isEmpty {
             uri += (uri.contains("?") ? "&" : "?") + query
         }
         return uri
+    }
+
+    /// Whether a request may be sent again after a connection dropped or a 502/503/504: it has no
+    /// body and is idempotent or carries an `Idempotency-Key`.
+    static func isReplayable(method: HTTPRequest.Method, hasBody: Bool, fields: HTTPFields) -> Bool {
+        !hasBody && (idempotentMethods.contains(method) || fields[.idempotencyKey] != nil)
+    }
+
+    // MARK: Retry decisions (this async path and the event-loop path, ``LoopProxyCall``, alike)
+
+    /// How long a try may wait for its answer's head, `tries` counting it: the route's timeout, or
+    /// for a retry of a body-less request what is left of it.
+    func tryTimeout(tries: Int, hasBody: Bool, deadline: NIODeadline) -> Duration {
+        tries > 1 && !hasBody ? Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds)) : headTimeout
+    }
+
+    /// `head` as a try with `timeout` sends it: with the deadline header, when the spec names one.
+    func tryHead(_ head: HTTPRequestHead, timeout: Duration) -> HTTPRequestHead {
+        guard let header = deadlines.header else { return head }
+        var head = head
+        head.headers.replaceOrAdd(name: header, value: String(timeout.milliseconds))
+        return head
+    }
+
+    /// The pause before trying again after an answer of `status` to the try numbered `tries`; nil
+    /// passes the answer on.
+    func retryPause(afterAnswer status: UInt, replayable: Bool, tries: Int, deadline: NIODeadline) -> Duration? {
+        guard replayable, ServiceCluster.retriedStatuses.contains(status) else { return nil }
+        return service.retryPause(after: tries, deadline: deadline, minRemaining: deadlines.minRemaining)
+    }
+
+    /// The pause before trying again after `failure` of the try numbered `tries` to `endpoint`; nil
+    /// gives up. Only a request that cannot have reached a service, or a replayable one, is tried again.
+    func retryPause(after failure: UpstreamError, to endpoint: ServiceEndpoint, hasBody: Bool, replayable: Bool, tries: Int, deadline: NIODeadline) -> Duration? {
+        let neverSent: Bool
+        switch failure {
+        case .connectFailed: neverSent = !(endpoint.isTLS && hasBody)
+        case .connectionClosed, .malformedResponse: neverSent = replayable
+        default: neverSent = false
+        }
+        guard neverSent else { return nil }
+        return service.retryPause(after: tries, deadline: deadline, minRemaining: deadlines.minRemaining)
     }
 
     /// Sends the request to an instance, retrying on another only where that cannot send it twice.
@@ -127,19 +174,17 @@ struct ProxyEndpoint: EndpointHandler {
         while true {
             let instance = service.pick(excluding: tried)
             tried.append(instance.index)
-            let timeout = tried.count > 1 && body == nil ? Duration.nanoseconds(max(0, (deadline - .now()).nanoseconds)) : headTimeout
-            var head = head
-            if let header = deadlines.header { head.headers.replaceOrAdd(name: header, value: String(timeout.milliseconds)) }
+            let timeout = tryTimeout(tries: tried.count, hasBody: body != nil, deadline: deadline)
             instance.started()
             let failure: UpstreamError
             do {
-                let upstream = try await transport.stream(head: head, body: body, to: instance.endpoint, headTimeout: timeout, on: eventLoop)
+                let upstream = try await transport.stream(
+                    head: tryHead(head, timeout: timeout), body: body, to: instance.endpoint, headTimeout: timeout, on: eventLoop
+                )
                 instance.finished()
                 let failed = upstream.head.status.code >= 500
                 service.report(instance, failed: failed)
-                if replayable, ServiceCluster.retriedStatuses.contains(upstream.head.status.code),
-                    let pause = service.retryPause(after: tried.count, deadline: deadline, minRemaining: deadlines.minRemaining)
-                {
+                if let pause = retryPause(afterAnswer: upstream.head.status.code, replayable: replayable, tries: tried.count, deadline: deadline) {
                     await upstream.discard()
                     try await waitBeforeRetry(pause, permit: permit)
                     continue
@@ -155,13 +200,8 @@ struct ProxyEndpoint: EndpointHandler {
                 throw Problem.upstream(failure)
             }
             service.report(instance, failed: true)
-            let neverSent: Bool
-            switch failure {
-            case .connectFailed: neverSent = !(instance.endpoint.isTLS && body != nil)
-            case .connectionClosed, .malformedResponse: neverSent = replayable
-            default: neverSent = false
-            }
-            if neverSent, let pause = service.retryPause(after: tried.count, deadline: deadline, minRemaining: deadlines.minRemaining) {
+            let pause = retryPause(after: failure, to: instance.endpoint, hasBody: body != nil, replayable: replayable, tries: tried.count, deadline: deadline)
+            if let pause {
                 try await waitBeforeRetry(pause, permit: permit)
                 continue
             }

@@ -1,5 +1,6 @@
 import BFFSpec
 import Hummingbird
+import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
@@ -26,24 +27,30 @@ struct ProxyForwarding: Sendable {
 
     /// The client's headers as the service gets them.
     func headers(of request: Request, context: BFFRequestContext) -> HTTPHeaders {
-        var headers = HTTPHeaders(request.headers)
+        headers(of: request.headers, peer: context.remoteAddress, overTLS: context.tls != nil, requestID: context.requestID)
+    }
+
+    /// The headers `fields` (a client request's, as admission left them) become for the service:
+    /// for the middleware path and for proxied requests answered on the event loop alike.
+    func headers(of fields: HTTPFields, peer: SocketAddress?, overTLS: Bool, requestID: String) -> HTTPHeaders {
+        var headers = HTTPHeaders(fields)
         HopByHop.strip(&headers)
         for name in credentialHeaders { headers.remove(name: name) }
-        if let peer = context.remoteAddress?.ipAddress {
+        if let address = peer?.ipAddress {
             // Client-sent copies never get here (IngressPolicy.alwaysDroppedHeaders); a trusted
             // proxy's X-Forwarded-For does, and names the client.
             let prior = headers.first(name: "x-forwarded-for")
-            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(peer)" } ?? peer)
+            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(address)" } ?? address)
             let client = ClientAddress.resolve(
-                peer: context.remoteAddress,
-                forwardedFor: request.headers[values: .xForwardedFor],
-                forwarded: request.headers[values: .forwarded],
+                peer: peer,
+                forwardedFor: fields[values: .xForwardedFor],
+                forwarded: fields[values: .forwarded],
                 trusted: trustedProxies
             )
             headers.replaceOrAdd(name: "x-real-ip", value: client)
         }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: context.tls != nil ? "https" : "http")
-        headers.replaceOrAdd(name: "x-request-id", value: context.requestID)
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: overTLS ? "https" : "http")
+        headers.replaceOrAdd(name: "x-request-id", value: requestID)
         return headers
     }
 }

@@ -7,6 +7,9 @@ struct IngressPath {
     /// Raw (still percent-encoded) segments, for forwarding.
     let segments: [Substring]
 
+    /// Whether this is `/health` or `/ready`, which the server answers before routing.
+    var isOperational: Bool { segments.count == 1 && (segments[0] == "health" || segments[0] == "ready") }
+
     enum Rejection: Error {
         case encodedSlash, encodedDotSegment, badEscape, notAbsolute
     }

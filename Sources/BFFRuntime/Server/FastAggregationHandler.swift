@@ -3,18 +3,23 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 import Prometheus
 
-/// The aggregation routes a connection may answer on its event loop, without a task, and what
-/// those answers carry; built once per server.
+/// The aggregation and proxy routes a connection may answer on its event loop, without a task,
+/// and what those answers carry; built once per server.
 ///
-/// A route qualifies when nothing about it needs to wait on anything but its calls: a spec
-/// aggregation with no endpoint `cache:`, whose rate limits (if any) live in this process. A request
-/// qualifies when it is a body-less GET without `X-Forwarded-Proto` (which may ask for HSTS) whose
-/// admission ``RouteAdmission/admitOnLoop(_:)`` decides without waiting: public, an API key, or a
-/// JWT verified before (a token not seen yet goes through the middleware, which verifies it and
-/// keeps it). Everything else goes through Hummingbird and the middleware, with the same results.
+/// A route qualifies when nothing about it needs to wait on anything but its calls, and its rate
+/// limits (if any) live in this process: a spec aggregation with no endpoint `cache:`, or a proxy
+/// route to plain-HTTP instances when the spec has no `tracing:`. A request qualifies when it has
+/// no body and no `X-Forwarded-Proto` (which may ask for HSTS), and its admission
+/// ``RouteAdmission/admitOnLoop(_:)`` decides without waiting: public, an API key, or a JWT
+/// verified before (a token not seen yet goes through the middleware, which verifies it and keeps
+/// it). Aggregations take GETs; proxies take any method but CONNECT, without `Upgrade` and other
+/// than a CORS preflight. Everything else goes through Hummingbird and the
+/// middleware, with the same results.
 struct FastAggregations: Sendable {
     let router: Router
     let accessLog: LogLineSink?
@@ -28,6 +33,8 @@ struct FastAggregations: Sendable {
     let hstsEnabled: Bool
     /// `Strict-Transport-Security`, for answers on TLS connections; nil sends none.
     let hsts: String?
+    /// The `Content-Security-Policy` a proxied HTML answer without one gets.
+    let htmlCSP: String
 
     /// The endpoint for each path that is exactly a qualifying route's literal path, worked out at
     /// start-up by the same matching (``endpoint(at:)``), so those requests are not routed again.
@@ -42,6 +49,7 @@ struct FastAggregations: Sendable {
         cors = spec.edge.cors.map(CORSAnswerFields.init(spec:))
         hstsEnabled = spec.edge.headers.hstsMaxAge != nil
         hsts = SecurityHeadersMiddleware.hsts(spec.edge.headers)
+        htmlCSP = spec.edge.headers.htmlCSP
         literalPaths = Self.literalPaths(of: router)
     }
 
@@ -63,11 +71,17 @@ struct FastAggregations: Sendable {
     }
 
     /// Whether any route could ever be answered here (else the handler is not installed).
-    var isEmpty: Bool { !router.routesInOrder.contains { Self.endpoint(of: $0) != nil } }
+    var isEmpty: Bool { !router.routesInOrder.contains { Self.endpoint(of: $0) != nil || proxy(of: $0) != nil } }
+
+    /// How a matched route answers.
+    enum Answer {
+        case aggregate(AggregateEndpoint)
+        case proxy(ProxyEndpoint)
+    }
 
     /// A route that may answer a request here.
     struct Match {
-        let endpoint: AggregateEndpoint
+        let answer: Answer
         let admission: RouteAdmission
         let captures: [String: String]
         let path: Substring
@@ -77,7 +91,7 @@ struct FastAggregations: Sendable {
     /// The route that may answer `request` here, with its captures and the path and query; nil
     /// when the request must go through Hummingbird.
     func match(_ request: HTTPRequest) -> Match? {
-        guard request.method == .get, let target = request.path,
+        guard let target = request.path,
             request.headerFields[.contentLength].map({ $0 == "0" }) ?? true,
             request.headerFields[.transferEncoding] == nil,
             !(hstsEnabled && request.headerFields[.xForwardedProto] != nil)
@@ -85,14 +99,32 @@ struct FastAggregations: Sendable {
         let split = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         let path = target[..<(split ?? target.endIndex)]
         let query = split.map { target[target.index(after: $0)...] }
-        if let (endpoint, admission) = literalPaths[path] { return Match(endpoint: endpoint, admission: admission, captures: [:], path: path, query: query) }
-        guard let (endpoint, admission, captures) = Self.endpoint(at: path, router: router) else { return nil }
-        return Match(endpoint: endpoint, admission: admission, captures: captures, path: path, query: query)
+        if request.method == .get, let (endpoint, admission) = literalPaths[path] {
+            return Match(answer: .aggregate(endpoint), admission: admission, captures: [:], path: path, query: query)
+        }
+        if request.method == .get, let (endpoint, admission, captures) = Self.endpoint(at: path, router: router) {
+            return Match(answer: .aggregate(endpoint), admission: admission, captures: captures, path: path, query: query)
+        }
+        guard request.method != .connect, request.headerFields[.upgrade] == nil,
+            !(cors != nil && request.method == .options && request.headerFields[.origin] != nil && request.headerFields[.accessControlRequestMethod] != nil),
+            let ingress = try? IngressPath(path), !ingress.isOperational,
+            case .found(let route, let captures) = router.match(method: request.method, path: ingress),
+            let proxy = proxy(of: route)
+        else { return nil }
+        return Match(answer: .proxy(proxy), admission: route.admission, captures: captures, path: path, query: query)
+    }
+
+    /// The proxy endpoint of `route` when it may answer here.
+    private func proxy(of route: Router.Route) -> ProxyEndpoint? {
+        guard tracer == nil, let proxy = route.handler as? ProxyEndpoint, route.admission.decidesOnLoop,
+            proxy.service.instances.allSatisfy({ !$0.endpoint.isTLS })
+        else { return nil }
+        return proxy
     }
 
     /// The endpoint that answers a GET of `path` here, with its admission and captures.
     private static func endpoint(at path: Substring, router: Router) -> (AggregateEndpoint, RouteAdmission, captures: [String: String])? {
-        guard let ingress = try? IngressPath(path), !(ingress.segments.count == 1 && (ingress.segments[0] == "health" || ingress.segments[0] == "ready")),
+        guard let ingress = try? IngressPath(path), !ingress.isOperational,
             case .found(let route, let captures) = router.match(method: .get, path: ingress),
             let endpoint = Self.endpoint(of: route)
         else { return nil }
@@ -105,12 +137,14 @@ struct FastAggregations: Sendable {
     }
 }
 
-/// Answers qualifying aggregation requests on the connection's event loop (see
+/// Answers qualifying aggregation and proxy requests on the connection's event loop (see
 /// ``FastAggregations``) and passes every other request on to Hummingbird.
 ///
 /// Sits after Hummingbird's connection-state handler, so idle timeouts and graceful-shutdown
 /// quiescing count these requests too. Each answer is encoded here and written whole by
-/// ``RequestHeadGuard``, past the HTTP encoders; only its `end` goes through the handlers between,
+/// ``RequestHeadGuard``, past the HTTP encoders (a proxied answer in parts as it streams, with
+/// backpressure: while the socket cannot take more, the service connection stops reading); only
+/// its `end` goes through the handlers between,
 /// for the connection-state handler, and stops at ``IngressHeaderSanitizer``. Answers stay in
 /// request order on a pipelined connection: a
 /// request is only answered here when nothing passed on is still unanswered, and parts that arrive
@@ -142,6 +176,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var allocator = ByteBufferAllocator()
     /// The client's address, kept once, for rate limits keyed by it.
     private var peer: SocketAddress?
+    private var context: ChannelHandlerContext?
 
     /// One request answered here.
     private final class Exchange {
@@ -151,7 +186,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         let fields: HTTPFields
         /// The routes of the generation that matched it, which it finishes with.
         let routes: FastAggregations
-        let endpoint: AggregateEndpoint
+        let answer: FastAggregations.Answer
         let captures: [String: String]
         let path: Substring
         let query: Substring?
@@ -168,6 +203,19 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         /// The request's server span, when tracing.
         var trace: ServerTrace?
         var run: PlanRun?
+        /// A proxied request's call to its service, and how its answer is framed once its head is written.
+        var proxy: LoopProxyCall?
+        var proxyStatus = HTTPResponse.Status.ok
+        var chunked = false
+        var bodiless = false
+
+        /// The route pattern, for logs and metrics.
+        var route: String {
+            switch answer {
+            case .aggregate(let endpoint): endpoint.plan.route.path
+            case .proxy(let endpoint): endpoint.route.path
+            }
+        }
 
         init(
             request: HTTPRequest, fields: HTTPFields, routes: FastAggregations, match: FastAggregations.Match, requestID: String,
@@ -176,7 +224,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             self.request = request
             self.fields = fields
             self.routes = routes
-            self.endpoint = match.endpoint
+            self.answer = match.answer
             self.captures = match.captures
             self.path = match.path
             self.query = match.query
@@ -196,8 +244,24 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         allocator = context.channel.allocator
         peer = context.channel.remoteAddress
+    }
+
+    /// The connection closed (or the handler left it): the request being answered here is
+    /// abandoned, its calls cancelled, its service connection closed. Hummingbird's
+    /// connection-state handler, before this one, does not pass `channelInactive` on, so the
+    /// pipeline's teardown is where a closed connection shows.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        guard let exchange = current else { return }
+        if let proxy = exchange.proxy {
+            proxy.cancel()
+            clientLeft(exchange)
+        } else {
+            exchange.run?.cancel()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -212,7 +276,9 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func receive(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let request):
-            if passedOn == 0, let routes = routes.generation.fast, let match = routes.match(request), let exchange = admitted(request, match, routes) {
+            if passedOn == 0, let routes = routes.generation.fast, let match = routes.match(request),
+                let exchange = admitted(request, match, routes)
+            {
                 current = exchange
                 passingOn = false
             } else {
@@ -245,17 +311,24 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        current?.run?.cancel()
-        context.fireChannelInactive()
-    }
-
-    /// A client that closes its side mid-request has gone, like nginx's default: its calls are cancelled.
+    /// A client that closes its side mid-request has gone, like nginx's default: its calls are
+    /// cancelled (a proxied one ends with the connection).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .inputClosed = event as? ChannelEvent {
             current?.run?.cancel()
+            if let exchange = current, let proxy = exchange.proxy {
+                proxy.cancel()
+                clientLeft(exchange)
+                context.close(promise: nil)
+            }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A proxied answer waits for the socket to drain before it reads more from the service.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        current?.proxy?.pause(!context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     // MARK: Admission
@@ -300,7 +373,14 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             answer(exchange, problem: refusal, requestID: requestID, outcomes: [], context: context)
             return
         }
-        let plan = exchange.endpoint.plan
+        let endpoint: AggregateEndpoint
+        switch exchange.answer {
+        case .aggregate(let aggregate): endpoint = aggregate
+        case .proxy(let proxy):
+            startProxy(exchange, proxy, context: context)
+            return
+        }
+        let plan = endpoint.plan
         var inputs = RequestInputs(
             captures: exchange.captures,
             query: RequestInputs.parseQuery(exchange.query),
@@ -323,11 +403,11 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         let ifNoneMatch = exchange.request.headerFields[.ifNoneMatch]
-        exchange.run = exchange.endpoint.executor.start(plan, inputs: inputs, on: context.eventLoop) { [self] result in
+        exchange.run = endpoint.executor.start(plan, inputs: inputs, on: context.eventLoop) { [self] result in
             exchange.run = nil
             switch result {
             case .success(let outcomes):
-                write(exchange, outcomes: outcomes, ifNoneMatch: ifNoneMatch, requestID: requestID, context: context)
+                write(exchange, endpoint, outcomes: outcomes, ifNoneMatch: ifNoneMatch, requestID: requestID, context: context)
             case .failure(let failure):
                 answer(exchange, problem: failure.problem, requestID: requestID, outcomes: failure.outcomes, context: context)
             }
@@ -355,8 +435,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Writes the composed answer, head straight into the bytes sent: the fields
     /// ``AggregateEndpoint/answer(_:ifNoneMatch:)`` gives, then those the middleware would add.
-    private func write(_ exchange: Exchange, outcomes: [CallOutcome], ifNoneMatch: String?, requestID: String, context: ChannelHandlerContext) {
-        let endpoint = exchange.endpoint
+    private func write(_ exchange: Exchange, _ endpoint: AggregateEndpoint, outcomes: [CallOutcome], ifNoneMatch: String?, requestID: String, context: ChannelHandlerContext) {
         var body = endpoint.composeBody(outcomes)
         let entityTag = AggregateResponse.entityTag(body.buffer, contentBytes: body.contentBytes, outcomes: outcomes)
         let names = endpoint.plan.callNames
@@ -413,7 +492,22 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         closing: Bool,
         context: ChannelHandlerContext
     ) {
+        guard self.context != nil else {
+            // The connection is gone: the answer is only logged and counted.
+            finished(exchange, status: status, requestID: requestID, names: names, outcomes: outcomes)
+            current = nil
+            return
+        }
         headGuard.writeWholeResponse(bytes)
+        ended(exchange, status: status, requestID: requestID, names: names, outcomes: outcomes, closing: closing, context: context)
+    }
+
+    /// After an answer's last bytes: its `end` through the handlers between, the log and the
+    /// count, then the next request.
+    private func ended(
+        _ exchange: Exchange, status: HTTPResponse.Status, requestID: String, names: [String], outcomes: [CallOutcome], closing: Bool,
+        context: ChannelHandlerContext
+    ) {
         sanitizer.expectEndWrittenElsewhere()
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         finished(exchange, status: status, requestID: requestID, names: names, outcomes: outcomes)
@@ -427,7 +521,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func finished(_ exchange: Exchange, status: HTTPResponse.Status, requestID: String, names: [String], outcomes: [CallOutcome]) {
         let elapsed = NIODeadline.now() - exchange.started
-        let route = exchange.endpoint.plan.route.path
+        let route = exchange.route
         let degraded = zip(names, outcomes).filter { !$0.1.succeeded }
         let routes = exchange.routes
         AggregateResponse.logDegraded(degraded, requestID: requestID, logger: routes.logger)
@@ -441,7 +535,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         exchange.trace?.end(route: route, status: Int(status.code))
         routes.accessLog?.write(
             AccessLogMiddleware.line(
-                requestID: requestID, method: "GET", route: route, path: String(exchange.path), status: Int(status.code),
+                requestID: requestID, method: exchange.request.method.rawValue, route: route, path: String(exchange.path), status: Int(status.code),
                 milliseconds: Double(elapsed.nanoseconds) / 1e6, degraded: degraded.map(\.0), traceID: exchange.trace?.traceID
             )
         )
@@ -459,5 +553,145 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             heldRead = false
             context.read()
         }
+    }
+}
+
+// MARK: Proxying
+
+extension FastAggregationHandler: LoopProxySink {
+    /// Sends a proxied request on from this loop (``LoopProxyCall``); its answer streams back
+    /// through the ``LoopProxySink`` methods.
+    private func startProxy(_ exchange: Exchange, _ endpoint: ProxyEndpoint, context: ChannelHandlerContext) {
+        let requestID = exchange.requestID
+        var inputs = RequestInputs(
+            captures: exchange.captures,
+            query: RequestInputs.parseQuery(exchange.query),
+            headers: exchange.fields,
+            requestID: requestID,
+            claims: exchange.principal?.claims ?? [:]
+        )
+        inputs.principal = exchange.principal
+        inputs.identityHeaders = exchange.identityHeaders
+        inputs.tlsSubject = tls?.clientSubject
+        let uri: String
+        do {
+            uri = try ProxyEndpoint.upstreamTarget(endpoint.target, route: endpoint.route, inputs: inputs, query: exchange.query)
+        } catch {
+            answer(exchange, problem: error, requestID: requestID, outcomes: [], context: context)
+            return
+        }
+        let method = exchange.request.method
+        let head = HTTPRequestHead(
+            version: .http1_1,
+            method: HTTPMethod(rawValue: method.rawValue),
+            uri: uri,
+            headers: endpoint.forwarding.headers(of: exchange.fields, peer: peer, overTLS: tls != nil, requestID: requestID)
+        )
+        let call = LoopProxyCall(
+            endpoint: endpoint,
+            head: head,
+            replayable: ProxyEndpoint.isReplayable(method: method, hasBody: false, fields: exchange.fields),
+            pool: endpoint.transport.streamingPool(on: context.eventLoop),
+            sink: self
+        )
+        exchange.proxy = call
+        call.start()
+    }
+
+    /// Writes the head of the service's answer: its fields less hop-by-hop ones and those the
+    /// middleware replaces or removes, then the fields the middleware adds, then the framing.
+    func proxyHead(_ head: HTTPResponseHead) {
+        guard let exchange = current else { return }
+        var headers = head.headers
+        let length = headers.first(name: "content-length").flatMap(Int.init)
+        HopByHop.strip(&headers)
+        let fields = HTTPFields(headers, splitCookie: false)
+        let status = HTTPResponse.Status(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase)
+        exchange.proxyStatus = status
+        exchange.bodiless = exchange.request.method == .head || status.code == 204 || status.code == 304
+        exchange.chunked = length == nil && !exchange.bodiless
+        let routes = exchange.routes
+        let hsts = tls != nil ? routes.hsts : nil
+        let corsFields = routes.cors?.fields(origin: exchange.request.headerFields[.origin]) ?? []
+        var bytes = allocator.buffer(capacity: 768 + exchange.requestID.utf8.count)
+        bytes.writeHTTP1StatusLine(status)
+        for field in fields {
+            switch field.name {
+            case .date, .requestID, .xContentTypeOptions, .server, .xPoweredBy: continue
+            case .strictTransportSecurity where hsts != nil: continue
+            default: if corsFields.contains(where: { $0.0 == field.name }) { continue }
+            }
+            bytes.writeFieldLine(field.name.rawName, field.value)
+        }
+        bytes.writeFieldLine("Date", date.now())
+        bytes.writeFieldLine("X-Request-ID", exchange.requestID)
+        bytes.writeStaticString("X-Content-Type-Options: nosniff\r\n")
+        if fields[.contentType]?.lowercased().hasPrefix("text/html") == true && fields[.contentSecurityPolicy] == nil {
+            bytes.writeFieldLine("Content-Security-Policy", routes.htmlCSP)
+        }
+        if let hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
+        if routes.cors != nil {
+            bytes.writeStaticString("Vary: Origin\r\n")
+            for (name, value) in corsFields { bytes.writeFieldLine(name.rawName, value) }
+        }
+        for field in exchange.admissionFields { bytes.writeFieldLine(field.name.rawName, field.value) }
+        if isClosing(exchange) { bytes.writeStaticString("Connection: close\r\n") }
+        if let length {
+            bytes.writeStaticString("Content-Length: ")
+            bytes.writeString(String(length))
+            bytes.writeStaticString("\r\n")
+        } else if exchange.chunked {
+            bytes.writeStaticString("Transfer-Encoding: chunked\r\n")
+        }
+        bytes.writeStaticString("\r\n")
+        // Flushed with the first part of the body, or the end.
+        headGuard.writeResponseBytes(bytes, flush: false)
+    }
+
+    func proxyBody(_ buffer: ByteBuffer) {
+        guard let exchange = current, !exchange.bodiless, buffer.readableBytes > 0 else { return }
+        if exchange.chunked {
+            var size = allocator.buffer(capacity: 18)
+            size.writeString(String(buffer.readableBytes, radix: 16))
+            size.writeStaticString("\r\n")
+            headGuard.writeResponseBytes(size, flush: false)
+            headGuard.writeResponseBytes(buffer, flush: false)
+            headGuard.writeResponseBytes(ByteBuffer(staticString: "\r\n"), flush: true)
+        } else {
+            headGuard.writeResponseBytes(buffer, flush: true)
+        }
+        if let context, !context.channel.isWritable { exchange.proxy?.pause(true) }
+    }
+
+    func proxyEnd() {
+        guard let exchange = current, let context else { return }
+        exchange.proxy = nil
+        headGuard.writeResponseBytes(exchange.chunked ? ByteBuffer(staticString: "0\r\n\r\n") : ByteBuffer(), flush: true)
+        headGuard.endStreamedResponse()
+        ended(exchange, status: exchange.proxyStatus, requestID: exchange.requestID, names: [], outcomes: [], closing: isClosing(exchange), context: context)
+    }
+
+    func proxyRefused(_ problem: Problem) {
+        guard let exchange = current, let context else { return }
+        exchange.proxy = nil
+        answer(exchange, problem: problem, requestID: exchange.requestID, outcomes: [], context: context)
+    }
+
+    /// The service's answer broke off mid-body: the client can only learn it from the connection
+    /// closing before the answer's length (or last chunk).
+    func proxyBrokeOff() {
+        guard let exchange = current, let context else { return }
+        exchange.proxy = nil
+        finished(exchange, status: exchange.proxyStatus, requestID: exchange.requestID, names: [], outcomes: [])
+        current = nil
+        context.close(promise: nil)
+    }
+
+    /// Logs and counts a proxied request whose client left before its answer was written, as 499
+    /// (nginx's "client closed request").
+    private func clientLeft(_ exchange: Exchange) {
+        exchange.proxy = nil
+        finished(exchange, status: HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request"), requestID: exchange.requestID, names: [], outcomes: [])
+        current = nil
     }
 }

@@ -254,6 +254,26 @@ final class RequestHeadGuard: ChannelDuplexHandler, RemovableChannelHandler, Loo
         responseEnded(context: context)
     }
 
+    /// Writes part of a response to the oldest unanswered request that a handler further in
+    /// encodes itself as it streams (a proxied answer, ``FastAggregationHandler``), past the HTTP
+    /// encoder; ``endStreamedResponse()`` ends it.
+    func writeResponseBytes(_ bytes: ByteBuffer, flush: Bool) {
+        guard let context else { return }
+        if case .lingering = state { return }
+        answerStarted = true
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        }
+    }
+
+    /// Ends a response written with ``writeResponseBytes(_:flush:)``.
+    func endStreamedResponse() {
+        guard let context else { return }
+        responseEnded(context: context)
+    }
+
     private func responseEnded(context: ChannelHandlerContext) {
         unansweredRequests -= 1
         answerStarted = false
