@@ -12,9 +12,9 @@
 # Layout on a 2-core machine: stub upstreams (nginx, upstreams.conf) and wrk on CPU 0; the gateway under test runs
 # alone on CPU 1, one at a time (the "both cores" row: gateway and wrk on CPUs 0-1, beside the stubs). In each round
 # of a scenario every gateway takes its turn, started afresh: one curl that must answer 200 (with the row's request
-# header; without it, or with a forged copy, a credential must get 401), a 2 s wrk warm-up, then
-# `wrk -t1 -cN -dS --latency`. Taking turns round by round puts a slow spell of the shared machine on every gateway,
-# not on whichever ran then. Prints a markdown table and writes it to bench/results/latest.md.
+# header; without it, or with a forged copy, a credential must get 401; the 1 MiB rows' must carry the whole body),
+# a 2 s wrk warm-up, then `wrk -t1 -cN -dS --latency`. Taking turns round by round puts a slow spell of the shared
+# machine on every gateway, not on whichever ran then. Prints a markdown table and writes it to bench/results/latest.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,6 +104,9 @@ render() { # template out: fill in the placeholders
 
 render "$here/upstreams.conf" "$tmp/upstreams.conf"
 render "$here/nginx-njs.conf" "$tmp/nginx-njs.conf"
+# The 1 MiB rows' payload, random bytes: the stub serves it from $tmp/files/ and wrk POSTs it (post-body.lua).
+mkdir -p "$tmp/files"
+head -c 1048576 /dev/urandom > "$tmp/files/1mib.bin"
 # The HTTP/2 rows: the same spec with h2c by prior knowledge beside HTTP/1.1 on the same port.
 { printf 'http2: true\n'; cat "$here/bench.yaml"; } > "$tmp/bench-h2.yaml"
 # The gRPC row: bench.yaml with the user call of /dashboard-grpc made to a gRPC service (grpcio, the
@@ -188,10 +191,12 @@ taskset -c 0 nginx -p "$tmp/" -e "$tmp/upstreams.err" -c "$tmp/upstreams.conf" >
 up_pid=$!
 pids+=("$up_pid")
 for port in 9001 9002 9003; do wait_port "$up_pid" "$port" "$tmp/upstreams.err"; done
-for u in 9001/users/u1 9002/orders 9003/notifications 9001/slow/u1 9002/slow/x 9003/slow/x; do
+for u in 9001/users/u1 9002/orders 9003/notifications 9001/slow/u1 9002/slow/x 9003/slow/x 9001/files/1mib.bin; do
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$u") || code=000
   [[ $code == 200 ]] || die "stub upstream http://127.0.0.1:$u answered $code, not 200 (log: $tmp/upstreams.err)"
 done
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Expect:' --data-binary "@$tmp/files/1mib.bin" http://127.0.0.1:9001/upload/x) || code=000
+[[ $code == 200 ]] || die "stub upstream http://127.0.0.1:9001/upload/x answered $code to a 1 MiB POST, not 200 (log: $tmp/upstreams.err)"
 
 if ((want_ours)); then
   taskset -c 0 python3 "$root/Tests/Scripts/grpc_stub.py" --port "$grpc_port" --descriptor-set "$descriptor_set" > "$tmp/grpc.log" 2>&1 &
@@ -283,25 +288,47 @@ check_edge() { # label url header [curl option...]: a credential header must be 
   esac
 }
 
-measure() { # scenario gateway-label path conns round [tool [header]]: one warm-up and one measured run of the running gateway
-  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 tool=${6:-wrk} header=${7:-} url code out rps p50 p99 errs ticks_before ticks_after
-  local with_header=()
+measure() { # scenario gateway-label path conns round [tool [header [transfer]]]: one warm-up and one measured run of the running gateway
+  local scenario=$1 label=$2 path=$3 conns=$4 round=$5 tool=${6:-wrk} header=${7:-} transfer=${8:-} url code out rps p50 p99 errs ticks_before ticks_after
+  local with_header=() curl_body=() wrk_script=() wrk_args=() method=GET file size got
   url="http://127.0.0.1:$gw_port$path"
   if [[ $tool == h2load ]]; then measure_h2 "$@"; return; fi
   [[ -n $header ]] && with_header=(-H "$header")
-  code=$(curl -s ${with_header[@]+"${with_header[@]}"} -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
+  # transfer up:FILE: every request POSTs FILE (curl without Expect: 100-continue, as wrk sends it).
+  file=${transfer#*:}
+  if [[ $transfer == up:* ]]; then
+    method=POST
+    curl_body=(--data-binary "@$file" -H 'Content-Type: application/octet-stream' -H 'Expect:')
+    wrk_script=(-s "$here/post-body.lua"); wrk_args=(-- "$file")
+  fi
+  code=$(curl -s ${with_header[@]+"${with_header[@]}"} ${curl_body[@]+"${curl_body[@]}"} -D "$tmp/headers" -o "$tmp/body" -w '%{http_code}' --max-time 5 "$url") || code=000
   if [[ $code != 200 ]]; then
     { head -c 500 "$tmp/body"; printf '\n'; } >&2 2>/dev/null || true
     tail -n 20 "$gw_log" >&2 || true
-    die "$label: GET $url${header:+ with ${header%%:*}} answered $code, not 200 (log: $gw_log)"
+    die "$label: $method $url${header:+ with ${header%%:*}} answered $code, not 200 (log: $gw_log)"
   fi
+  # transfer down:FILE: the answer must be FILE byte for byte; up:FILE: the stub answers the bytes it read
+  # for the request ($request_length: line, headers and body), which must cover the whole body.
+  case $transfer in
+    down:*)
+      cmp -s "$tmp/body" "$file" \
+        || die "$label: GET $url answered 200 with $(wc -c < "$tmp/body") bytes that are not the $(wc -c < "$file") bytes of $file (log: $gw_log)"
+      ;;
+    up:*)
+      size=$(wc -c < "$file"); got=$(tr -cd 0-9 < "$tmp/body" | head -c 18)
+      [[ -n $got ]] && ((got >= size)) \
+        || die "$label: POST $url answered 200, but the upstream read ${got:-no count of} bytes for it, fewer than the body's $size (answer: $tmp/body, log: $gw_log)"
+      ;;
+  esac
   if grep -q '_degraded' "$tmp/body"; then note "warning: $label: $url answered a degraded body: $(head -c 300 "$tmp/body")"; fi
   [[ -n $header ]] && check_edge "$label" "$url" "$header"
   note "$scenario / $label / $conns conns / run $round of $rounds: warm-up ${warmup_secs}s, then ${secs}s"
-  timeout $((warmup_secs + 30)) taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${warmup_secs}s" ${with_header[@]+"${with_header[@]}"} "$url" > /dev/null 2>&1 \
+  timeout $((warmup_secs + 30)) taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${warmup_secs}s" ${with_header[@]+"${with_header[@]}"} \
+    ${wrk_script[@]+"${wrk_script[@]}"} "$url" ${wrk_args[@]+"${wrk_args[@]}"} > /dev/null 2>&1 \
     || die "$label: warm-up wrk against $url failed or hung"
   ticks_before=$(cpu_ticks "$gw_pid")
-  out=$(timeout $((secs + 30)) taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${secs}s" --latency ${with_header[@]+"${with_header[@]}"} "$url" 2>&1) \
+  out=$(timeout $((secs + 30)) taskset -c "$load_cpus" wrk -t1 -c"$conns" -d"${secs}s" --latency ${with_header[@]+"${with_header[@]}"} \
+    ${wrk_script[@]+"${wrk_script[@]}"} "$url" ${wrk_args[@]+"${wrk_args[@]}"} 2>&1) \
     || { printf '%s\n' "$out" >&2; die "$label: wrk against $url failed or hung"; }
   ticks_after=$(cpu_ticks "$gw_pid")
   printf '### %s / %s / %s conns / run %s of %s\n%s\n\n' "$scenario" "$label" "$conns" "$round" "$rounds" "$out" >> "$raw"
@@ -349,8 +376,8 @@ measure_h2() { # as measure, over HTTP/2 with prior knowledge: h2load with conns
   ticks_of[$label]=$((${ticks_of[$label]:-0} + ticks_after - ticks_before))
 }
 
-row() { # scenario gateway-label conns: the table row of the label's runs
-  local scenario=$1 label=$2 conns=$3 rps p50 p99 sorted median cpu_us=- requests=${requests_of[$2]:-0}
+row() { # scenario gateway-label conns [transfer]: the table row of the label's runs
+  local scenario=$1 label=$2 conns=$3 transfer=${4:-} rps p50 p99 sorted median mibs cpu_us=- requests=${requests_of[$2]:-0}
   # CPU time the gateway spent per answered request over all its runs (user + kernel), the figure
   # that does not depend on how busy the load generator and the upstreams left the machine.
   if ((requests > 0)); then cpu_us=$((${ticks_of[$label]} * 1000000 / ticks_per_second / requests)); fi
@@ -361,14 +388,26 @@ row() { # scenario gateway-label conns: the table row of the label's runs
   if ((rounds > 1)); then
     rps="$rps ($(head -n1 <<<"$sorted" | cut -d' ' -f1)-$(tail -n1 <<<"$sorted" | cut -d' ' -f1))"
   fi
+  # A row moving a payload also gives the median run's payload throughput: req/s x the payload's size.
+  if [[ -n $transfer ]]; then
+    mibs=$(awk -v r="${median%% *}" -v b="$(wc -c < "${transfer#*:}")" 'BEGIN {printf "%.0f", r * b / 1048576}')
+    rps="$rps, $mibs MiB/s"
+  fi
   rows+=("| $scenario | $label | $conns | $rps | $cpu_us | ${p50//_/ } | $p99 | ${errors_of[$label]} |")
 }
 
-# scenario label | path | connections (HTTP/2: connections x streams each) | load tool | setup | request header
+# scenario label | path | connections (HTTP/2: connections x streams each) | load tool | setup | request header | transfer
 # setup: empty for the plain gateways; edge (JWT and API key routes), cors or 2cores for the variants start_gw knows.
 # The header goes on every request, the curl check's and wrk's (or h2load's).
+# transfer: down:FILE, the answer is FILE (checked byte for byte), or up:FILE, every request POSTs FILE (wrk -s
+# post-body.lua); either row's req/s cell adds the payload's MiB/s. The 1 MiB rows run 16 connections, not 64: 16
+# bodies in flight already keep the gateway's CPU busy (a request is a MiB of reads and writes), and 64 only
+# queue behind them, moving no more MiB/s with several times the latency.
+payload=$tmp/files/1mib.bin
 scenarios=(
   "proxy|/proxy/users/u1|64|wrk"
+  "proxy, 1 MiB response (streamed)|/proxy/files/1mib.bin|16|wrk|||down:$payload"
+  "proxy, 1 MiB request body (streamed upload)|/proxy/upload/1mib|16|wrk|||up:$payload"
   "3-call aggregation|/dashboard|64|wrk"
   "3-call aggregation, 50 ms upstreams|/dashboard-slow|64|wrk"
   "3-call aggregation, 50 ms upstreams|/dashboard-slow|256|wrk"
@@ -384,7 +423,7 @@ scenarios=(
 # Within a scenario the gateways take turns, one run each per round (each restarted for its run), so
 # a slow spell of the shared machine falls on all of them rather than on whichever ran then.
 for s in "${scenarios[@]}"; do
-  IFS='|' read -r scenario path conns tool setup header <<<"$s"
+  IFS='|' read -r scenario path conns tool setup header transfer <<<"$s"
   if [[ -n ${BENCH_MATCH:-} ]] && ! grep -qE -- "$BENCH_MATCH" <<<"$scenario"; then continue; fi
   runs_of=() requests_of=() ticks_of=() errors_of=()
   gateways=()
@@ -406,7 +445,8 @@ for s in "${scenarios[@]}"; do
       gateways+=("ours-h2|mobile-bff")
     elif ((want_ours)); then
       gateways+=("ours|mobile-bff")
-      [[ $conns == 64 && $path != /dashboard-slow ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
+      # (bench-protected.yaml has no routes for the 1 MiB rows, which are about moving bytes, not protection.)
+      [[ $conns == 64 && $path != /dashboard-slow && -z $transfer ]] && gateways+=("ours-protected|mobile-bff, protected + metrics")
       # Tracing off (the plain row) against tracing on, unsampled and sampled, in the same rounds.
       [[ $path == /dashboard ]] && gateways+=("ours-traced-0|mobile-bff, tracing on, sample 0%" "ours-traced-100|mobile-bff, tracing on, sample 100%")
     fi
@@ -415,13 +455,13 @@ for s in "${scenarios[@]}"; do
     for g in "${gateways[@]}"; do
       IFS='|' read -r kind label <<<"$g"
       start_gw "$kind"
-      measure "$scenario" "$label" "$path" "$conns" "$round" "$tool" "$header"
+      measure "$scenario" "$label" "$path" "$conns" "$round" "$tool" "$header" "$transfer"
       stop_gw
     done
   done
   for g in "${gateways[@]}"; do
     IFS='|' read -r kind label <<<"$g"
-    row "$scenario" "$label" "$conns"
+    row "$scenario" "$label" "$conns" "$transfer"
   done
 done
 
@@ -432,7 +472,7 @@ report=$(
   printf '| scenario | gateway | conns | req/s | CPU us/req | p50 | p99 | errors |\n'
   printf '|---|---|---|---|---|---|---|---|\n'
   printf '%s\n' "${rows[@]}"
-  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1 (HTTP/2 rows: h2load -t1, whose mean stands in the p50 column), %s run(s) of %s s per row after a %s s warm-up; %s\n' \
+  printf '\nMachine: %s CPUs (nproc), %s; %s; wrk -t1 (HTTP/2 rows: h2load -t1, whose mean stands in the p50 column; 1 MiB rows: req/s, then the payload MiB/s of the median run), %s run(s) of %s s per row after a %s s warm-up; %s\n' \
     "$(nproc)" "${cpu:-unknown CPU}" "$nginx_ver" "$rounds" "$secs" "$warmup_secs" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 )
 printf '%s\n' "$report" > "$here/results/latest.md"
