@@ -172,6 +172,7 @@ struct FastProxyTests {
             #expect(response.headers["transfer-encoding"] == ["chunked"])
             let body = try await response.body.collect(upTo: 4 << 20)
             #expect(body == ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20))
+            // The same upstream connection carries it: an answer that paused its reading must not leave it paused.
             let next = try await client.execute(HTTPClientRequest(url: gateway.baseURL + "/f/small"), timeout: .seconds(5))
             #expect(String(buffer: try await next.body.collect(upTo: 1024)) == "ok")
         }
@@ -225,6 +226,28 @@ struct FastProxyTests {
             let answer = try await RawHTTP.send("GET /f/x HTTP/1.1\r\nHost: x\r\n\r\n", port: gateway.port)
             #expect(answer.status == 200)
             #expect(answer.body == "only part", "the client gets what came, then the close")
+        }
+    }
+
+    @Test("a service slower than the proxy's timeout is a 504 problem with the request id, and its late answer never reaches the next request", arguments: [true, false])
+    func headTimeout(fastAggregations: Bool) async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            stub.on("/late", body: #"{"late":true}"#, delay: .milliseconds(400))
+            stub.on("/now", body: #"{"now":true}"#)
+            let yaml = spec(service: stub, endpoints: """
+                - route: GET /p/{rest*}
+                  proxy: { service: svc, path: "/{rest}", timeout: 100ms }
+                """)
+            try await withGateway(yaml, fastAggregations: fastAggregations) { gateway in
+                let late = try await gateway.get("/p/late", headers: [("X-Request-ID", "late-1")])
+                #expect(late.status == 504)
+                #expect(late.header("Content-Type") == "application/problem+json")
+                #expect(late.text.contains(#""request_id":"late-1""#) && !late.text.contains("late\":true"))
+                try await Task.sleep(for: .milliseconds(400))
+                let now = try await gateway.get("/p/now")
+                #expect(now.text == #"{"now":true}"#)
+            }
         }
     }
 }

@@ -110,6 +110,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
         case .end:
             let finished = exchange
             exchange = nil
+            // An answer can end in the read that paused it (its last parts and its end arrive
+            // together): the pause was that exchange's, and a connection back in the pool reads.
+            pauseReading = false
             if keepAlive && requestComplete && context.channel.isActive {
                 finished?.receiveEnd()
                 onReusable(self)

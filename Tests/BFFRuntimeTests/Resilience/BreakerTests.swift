@@ -109,13 +109,13 @@ struct BreakerTests {
         }
     }
 
-    @Test("proxied 5xx answers count toward the breaker, and an open breaker answers a proxied route 503 with Retry-After without calling the service")
-    func proxiedRoutes() async throws {
+    @Test("proxied 5xx answers count toward the breaker, and an open breaker answers a proxied route 503 with Retry-After without calling the service", arguments: [true, false])
+    func proxiedRoutes(fastAggregations: Bool) async throws {
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/x", .internalServerError, body: #"{"internal":"stack trace"}"#)
             let breaker = "{ min_requests: 4, failure_rate: 50%, open_for: 30s }"
-            try await withGateway(Self.yaml(stub, breaker: breaker)) { gateway in
+            try await withGateway(Self.yaml(stub, breaker: breaker), fastAggregations: fastAggregations) { gateway in
                 for _ in 0..<4 {
                     let passed = try await gateway.get("/p/x")
                     #expect(passed.status == 500, "a proxied answer is passed on as it is")

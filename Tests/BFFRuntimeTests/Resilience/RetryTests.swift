@@ -36,8 +36,8 @@ struct RetryTests {
         }
     }
 
-    @Test("a call whose instance refuses connections is retried on another instance")
-    func retriesConnectFailureElsewhere() async throws {
+    @Test("a call whose instance refuses connections is retried on another instance", arguments: [true, false])
+    func retriesConnectFailureElsewhere(fastAggregations: Bool) async throws {
         try await withRefusingPort { closedPort in try await withStubs { stubs in
             stubs[0].on("/x", body: "{}")
             let yaml = """
@@ -55,7 +55,7 @@ struct RetryTests {
                   - route: "* /p/{rest*}"
                     proxy: { service: svc, path: "/{rest}" }
                 """
-            try await withGateway(yaml) { gateway in
+            try await withGateway(yaml, fastAggregations: fastAggregations) { gateway in
                 for _ in 0..<6 {
                     let status = try await gateway.get("/x").status
                     #expect(status == 200)
@@ -142,15 +142,15 @@ struct RetryTests {
         """
     }
 
-    @Test("a proxied GET answered 503 is retried and gets 200; a POST without an Idempotency-Key gets the 503 from its only try; one with a key is retried")
-    func proxied503() async throws {
+    @Test("a proxied GET answered 503 is retried and gets 200; a POST without an Idempotency-Key gets the 503 from its only try; one with a key is retried", arguments: [true, false])
+    func proxied503(fastAggregations: Bool) async throws {
         try await withStubs { stubs in
             let stub = stubs[0]
             for path in ["/get", "/post", "/keyed"] { Self.failingOnce(stub, path) }
             Self.failingOnce(stub, "/bad-gateway", .badGateway)
             Self.failingOnce(stub, "/gateway-timeout", .gatewayTimeout)
             Self.failingOnce(stub, "/internal", .internalServerError)
-            try await withGateway(Self.proxyYAML(stub, retry: "{ attempts: 3, backoff: 1ms }"), adminListener: true) { gateway in
+            try await withGateway(Self.proxyYAML(stub, retry: "{ attempts: 3, backoff: 1ms }"), adminListener: true, fastAggregations: fastAggregations) { gateway in
                 let got = try await gateway.get("/p/get")
                 #expect(got.status == 200)
                 #expect(got.text == #"{"ok":true}"#, "nothing of the 503 reaches the client")
@@ -174,19 +174,19 @@ struct RetryTests {
         }
     }
 
-    @Test("a proxied GET answered 503 by every try gets the last 503 with its body; without retry: declared the first 503 is passed on")
-    func proxied503PassedOn() async throws {
+    @Test("a proxied GET answered 503 by every try gets the last 503 with its body; without retry: declared the first 503 is passed on", arguments: [true, false])
+    func proxied503PassedOn(fastAggregations: Bool) async throws {
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/down", .serviceUnavailable, body: #"{"busy":"always"}"#)
-            try await withGateway(Self.proxyYAML(stub, retry: "{ attempts: 3, backoff: 1ms }")) { gateway in
+            try await withGateway(Self.proxyYAML(stub, retry: "{ attempts: 3, backoff: 1ms }"), fastAggregations: fastAggregations) { gateway in
                 let answer = try await gateway.get("/p/down")
                 #expect(answer.status == 503)
                 #expect(answer.text == #"{"busy":"always"}"#)
                 #expect(stub.requests(to: "/down").count == 3)
             }
             Self.failingOnce(stub, "/once")
-            try await withGateway(Self.proxyYAML(stub, retry: nil)) { gateway in
+            try await withGateway(Self.proxyYAML(stub, retry: nil), fastAggregations: fastAggregations) { gateway in
                 let answer = try await gateway.get("/p/once")
                 #expect(answer.status == 503)
                 #expect(answer.text == #"{"busy":true}"#)
@@ -195,15 +195,15 @@ struct RetryTests {
         }
     }
 
-    @Test("a retried 503 whose large body has not arrived whole is dropped with its connection, never reused half-read")
-    func proxied503LargeBodyDropped() async throws {
+    @Test("a retried 503 whose large body has not arrived whole is dropped with its connection, never reused half-read", arguments: [true, false])
+    func proxied503LargeBodyDropped(fastAggregations: Bool) async throws {
         try await withStubs { stubs in
             let stub = stubs[0]
             // Far more than the proxy reads ahead of its client (eight chunks), so it cannot arrive whole.
             let large = String(repeating: "x", count: 1 << 20)
             Self.failingOnce(stub, "/big", body: large)
             stub.on("/after", body: #"{"after":true}"#)
-            try await withGateway(Self.proxyYAML(stub, retry: "{ attempts: 2, backoff: 1ms }")) { gateway in
+            try await withGateway(Self.proxyYAML(stub, retry: "{ attempts: 2, backoff: 1ms }"), fastAggregations: fastAggregations) { gateway in
                 let answer = try await gateway.get("/p/big")
                 #expect(answer.status == 200)
                 #expect(answer.text == #"{"ok":true}"#)
@@ -217,8 +217,8 @@ struct RetryTests {
         }
     }
 
-    @Test("a proxied retry starts only with min_remaining of the route's timeout left after its pause: a 503 that took most of it is passed on")
-    func proxiedRetryWithinTimeout() async throws {
+    @Test("a proxied retry starts only with min_remaining of the route's timeout left after its pause: a 503 that took most of it is passed on", arguments: [true, false])
+    func proxiedRetryWithinTimeout(fastAggregations: Bool) async throws {
         try await withStubs { stubs in
             let stub = stubs[0]
             let count = Mutex(0)
@@ -236,7 +236,7 @@ struct RetryTests {
                   - route: "* /p/{rest*}"
                     proxy: { service: svc, path: "/{rest}" }
                 """
-            try await withGateway(yaml) { gateway in
+            try await withGateway(yaml, fastAggregations: fastAggregations) { gateway in
                 let answer = try await gateway.get("/p/slow")
                 #expect(answer.status == 503, "about 300 ms were left, less than min_remaining: no retry")
                 #expect(stub.requests(to: "/slow").count == 1)
