@@ -52,6 +52,18 @@ struct FastProxyTests {
         """
     }
 
+    /// `GET /f/...` proxied to `upstream`'s `/...`.
+    static func scriptedYAML(_ upstream: ScriptedUpstream) -> String {
+        """
+        name: scripted
+        services:
+          svc: { url: "\(upstream.url)", timeout: 5s }
+        endpoints:
+          - route: GET /f/{rest*}
+            proxy: { service: svc, path: "/{rest}" }
+        """
+    }
+
     static func stubbed(_ stub: StubUpstream) {
         let upstreamHeaders = [
             ("Server", "stub/1.0"), ("X-Powered-By", "PHP/5"), ("Date", "Mon, 01 Jan 2001 00:00:00 GMT"), ("X-Request-ID", "upstream-id"),
@@ -156,15 +168,7 @@ struct FastProxyTests {
             return .init("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         }
         defer { Task { try? await upstream.shutdown() } }
-        let yaml = """
-            name: big
-            services:
-              svc: { url: "\(upstream.url)", timeout: 5s }
-            endpoints:
-              - route: GET /f/{rest*}
-                proxy: { service: svc, path: "/{rest}" }
-            """
-        try await withGateway(yaml, fastAggregations: fastAggregations) { gateway in
+        try await withGateway(Self.scriptedYAML(upstream), fastAggregations: fastAggregations) { gateway in
             let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
             defer { _ = client.shutdown() }
             let response = try await client.execute(HTTPClientRequest(url: gateway.baseURL + "/f/big"), timeout: .seconds(20))
@@ -214,15 +218,7 @@ struct FastProxyTests {
             .init("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", "only part", closeAfter: true)
         }
         defer { Task { try? await upstream.shutdown() } }
-        let yaml = """
-            name: cut
-            services:
-              svc: { url: "\(upstream.url)", timeout: 5s }
-            endpoints:
-              - route: GET /f/{rest*}
-                proxy: { service: svc, path: "/{rest}" }
-            """
-        try await withGateway(yaml) { gateway in
+        try await withGateway(Self.scriptedYAML(upstream)) { gateway in
             let answer = try await RawHTTP.send("GET /f/x HTTP/1.1\r\nHost: x\r\n\r\n", port: gateway.port)
             #expect(answer.status == 200)
             #expect(answer.body == "only part", "the client gets what came, then the close")

@@ -365,6 +365,22 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Answering
 
+    /// What the request's templates may read: captures, query, the fields as admission left
+    /// them, the request id, the caller and the client certificate's subject.
+    private func inputs(of exchange: Exchange) -> RequestInputs {
+        var inputs = RequestInputs(
+            captures: exchange.captures,
+            query: RequestInputs.parseQuery(exchange.query),
+            headers: exchange.fields,
+            requestID: exchange.requestID,
+            claims: exchange.principal?.claims ?? [:]
+        )
+        inputs.principal = exchange.principal
+        inputs.identityHeaders = exchange.identityHeaders
+        inputs.tlsSubject = tls?.clientSubject
+        return inputs
+    }
+
     private func start(_ exchange: Exchange, context: ChannelHandlerContext) {
         exchange.running = true
         let requestID = exchange.requestID
@@ -381,16 +397,7 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         let plan = endpoint.plan
-        var inputs = RequestInputs(
-            captures: exchange.captures,
-            query: RequestInputs.parseQuery(exchange.query),
-            headers: exchange.fields,
-            requestID: requestID,
-            claims: exchange.principal?.claims ?? [:]
-        )
-        inputs.principal = exchange.principal
-        inputs.identityHeaders = exchange.identityHeaders
-        inputs.tlsSubject = tls?.clientSubject
+        var inputs = self.inputs(of: exchange)
         if let tracer = exchange.routes.tracer {
             let trace = tracer.start(method: "GET", path: exchange.path, headers: exchange.request.headerFields, peer: context.channel.remoteAddress)
             exchange.trace = trace
@@ -563,16 +570,7 @@ extension FastAggregationHandler: LoopProxySink {
     /// through the ``LoopProxySink`` methods.
     private func startProxy(_ exchange: Exchange, _ endpoint: ProxyEndpoint, context: ChannelHandlerContext) {
         let requestID = exchange.requestID
-        var inputs = RequestInputs(
-            captures: exchange.captures,
-            query: RequestInputs.parseQuery(exchange.query),
-            headers: exchange.fields,
-            requestID: requestID,
-            claims: exchange.principal?.claims ?? [:]
-        )
-        inputs.principal = exchange.principal
-        inputs.identityHeaders = exchange.identityHeaders
-        inputs.tlsSubject = tls?.clientSubject
+        let inputs = self.inputs(of: exchange)
         let uri: String
         do {
             uri = try ProxyEndpoint.upstreamTarget(endpoint.target, route: endpoint.route, inputs: inputs, query: exchange.query)
