@@ -105,6 +105,24 @@ import Testing
         }
     }
 
+    @Test("a call's deadline covers waiting for its connection: a connect that stalls is a timeout at the call's deadline, not a connect failure at connect_timeout")
+    func deadlineCoversTheConnect() async throws {
+        try await withStalledPort { port in
+            try await withStubs { stubs in
+                stubs[0].on("/orders/7", body: #"[{"id":"o1"}]"#)
+                // connect_timeout (5 s) is far past the call's 300 ms: the answer must not wait for it.
+                try await withGateway(Self.spec(grpcPort: port, stub: stubs[0])) { gateway in
+                    let answer = try await gateway.get("/quick/7")
+                    #expect(answer.status == 200)
+                    let json = try answer.json()
+                    #expect(json["user"] == ["id": "none"], "\(answer.text)")
+                    #expect(json.value(at: ["_meta", "calls", "user", "status"]) == "timeout", "\(answer.text)")
+                    #expect(json["orders"] == [["id": "o1"]])
+                }
+            }
+        }
+    }
+
     @Test("a connection on which the service went silent is dropped when a call times out on it, and the next call opens a new one")
     func silentConnectionIsReplaced() async throws {
         try await Self.withGRPCStub { port in try await Self.silentConnection(stubPort: port) }

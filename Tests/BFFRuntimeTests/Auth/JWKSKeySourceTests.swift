@@ -78,14 +78,15 @@ struct JWKSKeySourceTests {
         try await withStubs { stubs in
             let idp = stubs[0]
             idp.on("/jwks.json", body: TestTokens.jwks([TestTokens.jwk(old, kid: "old")]))
-            // Long enough that a loaded CI machine still makes the "early" check inside it.
-            let source = try Self.source(idp.url, minInterval: .seconds(3))
+            // Long enough that a loaded CI machine (seen: more than 3 s between two awaits) still
+            // makes the "early" check inside it.
+            let source = try Self.source(idp.url, minInterval: .seconds(10))
             let verifier = try await Self.verifier(source)
             #expect(await Self.failures(verifier, [TestTokens.es256(old, kid: "old", claims: TestTokens.claims())]) == [nil])
             idp.on("/jwks.json", body: TestTokens.jwks([TestTokens.jwk(new, kid: "new")]))
             let early = await Self.failures(verifier, [TestTokens.es256(new, kid: "new", claims: TestTokens.claims())])
             #expect(early == [.unknownKeyID], "within min_interval the IdP is not asked again")
-            try await Task.sleep(for: .milliseconds(3100))
+            try await Task.sleep(for: .milliseconds(10_100))
             let tokens = (0..<50).map { _ in TestTokens.es256(new, kid: "new", claims: TestTokens.claims()) }
             #expect(await Self.failures(verifier, tokens).allSatisfy { $0 == nil })
             #expect(await Self.failures(verifier, [TestTokens.es256(old, kid: "old", claims: TestTokens.claims())]) == [.unknownKeyID], "a key dropped by the IdP is dropped here")
@@ -100,7 +101,7 @@ struct JWKSKeySourceTests {
         let body = TestTokens.jwks([TestTokens.jwk(key, kid: "k1")])
         try await withStubs(2) { stubs in
             let (short, long) = (stubs[0], stubs[1])
-            short.on("/jwks.json") { _ in StubResponse(.ok, body, headers: [("Cache-Control", "public, max-age=1")]) }
+            short.on("/jwks.json") { _ in StubResponse(.ok, body, headers: [("Cache-Control", "public, max-age=3")]) }
             long.on("/jwks.json") { _ in StubResponse(.ok, body, headers: [("Cache-Control", "max-age=3600")]) }
             let shortSource = try Self.source(short.url, refresh: .seconds(300), minInterval: .milliseconds(100))
             let longSource = try Self.source(long.url, refresh: .milliseconds(200), minInterval: .milliseconds(100))
@@ -108,9 +109,9 @@ struct JWKSKeySourceTests {
                 try await whileRunning(longSource) {
                     #expect(await short.eventually { $0.requests.count == 1 })
                     try await Task.sleep(for: .milliseconds(500))
-                    #expect(short.requests.count == 1, "max-age=1 has not yet run out")
+                    #expect(short.requests.count == 1, "max-age=3 has not yet run out")
                     #expect(await long.eventually { $0.requests.count == 1 })
-                    #expect(await short.eventually(within: .seconds(3)) { $0.requests.count == 2 }, "max-age=1 overrides refresh 300s")
+                    #expect(await short.eventually(within: .seconds(8)) { $0.requests.count == 2 }, "max-age=3 overrides refresh 300s")
                     #expect(long.requests.count == 1, "max-age=3600 overrides refresh 200ms")
                 }
             }

@@ -41,7 +41,7 @@ struct CacheTests {
                   - route: GET /page/{id}
                     timeout: 5s
                     calls:
-                      user: { service: svc, path: "/users/{path.id}", cache: { ttl: 2s } }
+                      user: { service: svc, path: "/users/{path.id}", cache: { ttl: 5s } }
                 """)
             try await withGateway(yaml, adminListener: true) { gateway in
                 let first = try await gateway.get("/page/u1")
@@ -51,11 +51,11 @@ struct CacheTests {
                 #expect(try second.json()["user"] == ["id": "u1"])
                 #expect(try meta(second, "user")?["source"] == "cache")
                 #expect(try meta(second, "user")?["status"] == "ok")
-                #expect(try meta(second, "user")?["age_s"] == 0)
+                #expect((try meta(second, "user")?["age_s"]?.numberValue ?? 99) <= 1, "ages are whole seconds; a busy machine may cross one")
                 #expect(second.header("X-BFF-Degraded") == "false")
                 #expect(stub.requests(to: "/users/u1").count == 1)
 
-                try await Task.sleep(for: .milliseconds(2100))
+                try await Task.sleep(for: .milliseconds(5100))
                 let third = try await gateway.get("/page/u1")
                 #expect(try meta(third, "user")?["source"] == nil, "past its ttl the answer is fetched again")
                 #expect(stub.requests(to: "/users/u1").count == 2)
@@ -167,15 +167,15 @@ struct CacheTests {
                 """)
             try await withGateway(yaml) { gateway in
                 _ = try await gateway.get("/page")
-                stub.on("/v", body: #"{"v":2}"#, delay: .seconds(2))
+                stub.on("/v", body: #"{"v":2}"#, delay: .seconds(4))
                 try await Task.sleep(for: .milliseconds(300))
 
                 let (served, ms) = try await timed { try await gateway.get("/page") }
                 #expect(try served.json()["v"] == ["v": 1], "the stored answer, without waiting for the service")
                 #expect(try meta(served, "v")?["status"] == "ok")
                 #expect(try meta(served, "v")?["source"] == "cache")
-                #expect(ms < 1500, "served before the refresh's answer came")
-                #expect(await stub.eventually(within: .seconds(5)) { $0.requests(to: "/v").count == 2 && $0.requests.last?.respondedAt != nil })
+                #expect(ms < 3500, "served before the refresh's answer came")
+                #expect(await stub.eventually(within: .seconds(8)) { $0.requests(to: "/v").count == 2 && $0.requests.last?.respondedAt != nil })
                 try await Task.sleep(for: .milliseconds(50))
                 #expect(try await gateway.get("/page").json()["v"] == ["v": 2], "the refresh filled the cache")
                 #expect(stub.requests(to: "/v").count == 2)

@@ -9,7 +9,7 @@ import Testing
 /// Circuit breakers per service, driven through gateways against stub services.
 @Suite("Resilience: circuit breakers", .timeLimit(.minutes(1)))
 struct BreakerTests {
-    static func yaml(_ stub: StubUpstream, breaker: String = "{ window: 10s, min_requests: 5, failure_rate: 50%, open_for: 500ms, half_open_probes: 2 }", callTimeout: String = "1s") -> String {
+    static func yaml(_ stub: StubUpstream, breaker: String = "{ window: 30s, min_requests: 5, failure_rate: 50%, open_for: 3s, half_open_probes: 2 }", callTimeout: String = "5s") -> String {
         """
         name: breaker-test
         services:
@@ -18,9 +18,11 @@ struct BreakerTests {
             circuit_breaker: \(breaker)
         endpoints:
           - route: GET /optional
+            timeout: 10s
             calls:
               x: { service: svc, path: /x, timeout: \(callTimeout), fallback: "none" }
           - route: GET /required
+            timeout: 10s
             calls:
               x: { service: svc, path: /x, timeout: \(callTimeout), required: true }
           - route: "* /p/{rest*}"
@@ -70,9 +72,11 @@ struct BreakerTests {
             try await withGateway(Self.yaml(stub)) { gateway in
                 for _ in 0..<5 { _ = try await gateway.get("/optional") }
                 #expect(try await gateway.get("/optional").json().value(at: ["_meta", "calls", "x", "status"]) == "circuit_open")
-                // Probes slow enough that all ten requests arrive while the two are still out.
-                stub.on("/x", body: #"{"ok":true}"#, delay: .milliseconds(600))
-                try await Task.sleep(for: .milliseconds(550))
+                // Probes slow enough that all ten requests arrive while the two are still out. (The
+                // breaker's 3 s open and these 2.5 s leave a busy machine's pauses room: a request
+                // after the fifth failure still finds it open, and none of the ten comes after the probes.)
+                stub.on("/x", body: #"{"ok":true}"#, delay: .milliseconds(2500))
+                try await Task.sleep(for: .milliseconds(3100))
 
                 let statuses = try await withThrowingTaskGroup(of: String.self) { group in
                     for _ in 0..<10 {
@@ -84,7 +88,7 @@ struct BreakerTests {
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
-                #expect(statuses.filter { $0 == "ok" }.count == 2, "exactly two probes")
+                #expect(statuses.filter { $0 == "ok" }.count == 2, "exactly two probes: \(statuses)")
                 #expect(statuses.filter { $0 == "circuit_open" }.count == 8)
                 #expect(stub.requests(to: "/x").count == 5 + 2)
 
@@ -98,10 +102,10 @@ struct BreakerTests {
         try await withStubs { stubs in
             let stub = stubs[0]
             stub.on("/x", .internalServerError, body: "{}")
-            try await withGateway(Self.yaml(stub, breaker: "{ min_requests: 3, failure_rate: 50%, open_for: 300ms, half_open_probes: 1 }", callTimeout: "200ms")) { gateway in
+            try await withGateway(Self.yaml(stub, breaker: "{ min_requests: 3, failure_rate: 50%, open_for: 3s, half_open_probes: 1 }", callTimeout: "300ms")) { gateway in
                 for _ in 0..<3 { _ = try await gateway.get("/optional") }
-                stub.on("/x", body: "{}", delay: .seconds(5))
-                try await Task.sleep(for: .milliseconds(350))
+                stub.on("/x", body: "{}", delay: .seconds(10))
+                try await Task.sleep(for: .milliseconds(3100))
                 let probe = try await gateway.get("/optional").json()
                 #expect(probe.value(at: ["_meta", "calls", "x", "status"]) == "timeout")
                 #expect(try await gateway.get("/optional").json().value(at: ["_meta", "calls", "x", "status"]) == "circuit_open")

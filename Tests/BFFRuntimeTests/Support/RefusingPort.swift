@@ -47,3 +47,48 @@ func withRefusingPort<T>(_ body: (Int) async throws -> T) async throws -> T {
     defer { withExtendedLifetime(refusing) {} }
     return try await body(refusing.port)
 }
+
+/// A loopback port whose connects stall: it listens with a backlog of none, never accepts, and its
+/// queue is filled at once, so the kernel drops every further SYN and a connect waits for its own
+/// timeout (as one to a host that has gone away does).
+final class StalledPort {
+    let port: Int
+    private let descriptors: [Int32]
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw RefusingPortError(step: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, size) } }
+        var length = size
+        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        guard bound == 0, named == 0, listen(listener, 0) == 0 else {
+            close(listener)
+            throw RefusingPortError(step: "bind or listen")
+        }
+        var held = [listener]
+        for _ in 0..<3 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            guard filler >= 0 else { continue }
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(filler, $0, size) } }
+            held.append(filler)
+        }
+        descriptors = held
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { descriptors.forEach { close($0) } }
+}
+
+/// Runs `body` with a loopback port whose connects stall until `body` returns.
+func withStalledPort<T>(_ body: (Int) async throws -> T) async throws -> T {
+    let stalled = try StalledPort()
+    defer { withExtendedLifetime(stalled) {} }
+    // The fillers' handshakes finish in the kernel's own time; give them a moment to fill the queue.
+    try await Task.sleep(for: .milliseconds(100))
+    return try await body(stalled.port)
+}

@@ -32,7 +32,7 @@ final class GRPCClient: Sendable {
         let port: Int
     }
 
-    private struct Connection: @unchecked Sendable {
+    fileprivate struct Connection: @unchecked Sendable {
         let channel: any Channel
         /// Used on `channel`'s event loop only.
         let streams: NIOHTTP2Handler.StreamMultiplexer
@@ -57,25 +57,34 @@ final class GRPCClient: Sendable {
         maxReplyBytes: Int,
         on loop: any EventLoop
     ) async throws(UpstreamError) -> Reply {
-        let connection: Connection
-        do {
-            connection = try await self.connection(to: endpoint, on: loop).get()
-        } catch {
-            throw .connectFailed(service: endpoint.name)
-        }
-        let started = NIODeadline.now()
-        let budget = Duration.nanoseconds(max(0, (deadline - started).nanoseconds))
-        var headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": endpoint.isTLS ? "https" : "http", ":path": path, ":authority": endpoint.hostHeader,
-            "content-type": "application/grpc", "te": "trailers", "grpc-timeout": GRPCTimeout.header(for: budget),
-            "user-agent": "swift-bff",
-        ]
-        for (name, value) in metadata { headers.add(name: name, value: value) }
-        let head = headers
+        let entered = NIODeadline.now()
         let reply = ReplyOnce(loop.makePromise(of: Reply.self))
-        let framed = GRPCMessage.frame(message)
+        // The deadline covers the whole call: waiting for the connection (a connect in progress, a
+        // preface not yet answered) and opening the stream count, not only the exchange on it.
+        let whole = Duration.nanoseconds(max(0, (deadline - entered).nanoseconds))
+        let timer = loop.scheduleTask(deadline: deadline) {
+            reply.complete(.failure(UpstreamError.timeout(service: endpoint.name, after: whole)))
+        }
+        reply.result.whenComplete { _ in timer.cancel() }
         let stream = loop.makePromise(of: (any Channel).self)
-        loop.execute {
+        let sent = SentOn()
+        self.connection(to: endpoint, on: loop).hop(to: loop).whenComplete { opened in
+            guard case .success(let connection) = opened else {
+                reply.complete(.failure(UpstreamError.connectFailed(service: endpoint.name)))
+                stream.fail(ChannelError.ioOnClosedChannel)
+                return
+            }
+            let started = NIODeadline.now()
+            sent.record(connection, at: started)
+            let budget = Duration.nanoseconds(max(0, (deadline - started).nanoseconds))
+            var headers: HPACKHeaders = [
+                ":method": "POST", ":scheme": endpoint.isTLS ? "https" : "http", ":path": path, ":authority": endpoint.hostHeader,
+                "content-type": "application/grpc", "te": "trailers", "grpc-timeout": GRPCTimeout.header(for: budget),
+                "user-agent": "swift-bff",
+            ]
+            for (name, value) in metadata { headers.add(name: name, value: value) }
+            let head = headers
+            let framed = GRPCMessage.frame(message)
             connection.streams.createStreamChannel(promise: stream) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let call = GRPCUnaryCall(
@@ -95,12 +104,15 @@ final class GRPCClient: Sendable {
                 stream.futureResult.whenSuccess { $0.close(promise: nil) }
             }
         } catch let error as UpstreamError {
-            // A call that timed out while the service sent nothing at all on the connection (no
-            // answer to any other stream, no frame): the connection is taken as dead and closed, so
-            // the next call opens a new one instead of waiting on it too.
-            if case .timeout = error, connection.activity.lastRead < started {
+            // A call whose stream timed out while the service sent nothing at all on the connection
+            // (no answer to any other stream, no frame): the connection is taken as dead and closed,
+            // so the next call opens a new one instead of waiting on it too.
+            if case .timeout = error, let (connection, started) = sent.value, connection.activity.lastRead < started {
                 connection.channel.close(promise: nil)
             }
+            // A deadline that passed before the stream was open leaves the stream, once it opens, with
+            // nothing to do.
+            stream.futureResult.whenSuccess { $0.close(promise: nil) }
             throw error
         } catch {
             throw .connectionClosed(service: endpoint.name)
@@ -221,6 +233,17 @@ final class ConnectionActivity: Sendable {
 
 private extension UInt64 {
     var toInt64: Int64 { Int64(truncatingIfNeeded: self) }
+}
+
+/// The connection a call's stream went out on, and when; nil while the call still waits for one.
+private final class SentOn: Sendable {
+    private let sent = Mutex<(GRPCClient.Connection, NIODeadline)?>(nil)
+
+    func record(_ connection: GRPCClient.Connection, at started: NIODeadline) {
+        sent.withLock { $0 = (connection, started) }
+    }
+
+    var value: (GRPCClient.Connection, NIODeadline)? { sent.withLock { $0 } }
 }
 
 /// A call's outcome, settled by whichever comes first: the answer, the deadline, a cancellation or
