@@ -68,7 +68,8 @@ struct FastProxyTests {
         let upstreamHeaders = [
             ("Server", "stub/1.0"), ("X-Powered-By", "PHP/5"), ("Date", "Mon, 01 Jan 2001 00:00:00 GMT"), ("X-Request-ID", "upstream-id"),
             ("Access-Control-Allow-Origin", "*"), ("Vary", "Accept"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("X-Content-Type-Options", "sniff"),
-            ("Keep-Alive", "timeout=5"), ("Cache-Control", "max-age=60"),
+            ("Keep-Alive", "timeout=5"), ("Cache-Control", "max-age=60"), ("connection", "X-Hop, keep-alive"), ("x-HOP", "hop-only"),
+            ("CONTENT-security-POLICY", "default-src 'none'"),
         ]
         stub.on("/p/plain") { _ in StubResponse(.ok, #"{"plain":true}"#, headers: upstreamHeaders) }
         stub.on("/p/page") { _ in StubResponse(.ok, "<html></html>", contentType: "text/html; charset=utf-8") }
@@ -94,7 +95,7 @@ struct FastProxyTests {
         // Hummingbird does not, which shows which path answered.
         let requests: [(HTTPMethod, String, [(String, String)])] = [
             (.GET, "/p/plain", []),
-            (.GET, "/p/plain?x=1&q=a%20b", [origin, ("X-Request-ID", "client-id"), ("Accept", "application/json")]),
+            (.GET, "/p/plain?x=1&q=a%20b", [origin, ("X-Request-ID", "client-id"), ("Accept", "application/json"), ("Connection", "X-Client-Hop"), ("x-client-HOP", "1")]),
             (.GET, "/p/plain", [("Origin", "https://evil.example.com")]),
             (.HEAD, "/p/plain", []),
             (.DELETE, "/p/plain", [("Idempotency-Key", "k1")]),
@@ -144,6 +145,8 @@ struct FastProxyTests {
             // What the middleware replaces, removes or adds, the event-loop path does too.
             let plain = fast[0].headers
             #expect(plain["server"] == nil && plain["x-powered-by"] == nil && plain["keep-alive"] == nil)
+            #expect(plain["x-hop"] == nil, "a field the service's Connection names describes its hop only")
+            #expect(plain["content-security-policy"] == "default-src 'none'", "the service's own policy, in any letter case, is kept")
             #expect(plain["x-content-type-options"] == "nosniff" && plain["cache-control"] == "max-age=60")
             #expect(fast[1].headers["access-control-allow-origin"] == "https://shop.example.com")
             #expect(fast[2].headers["access-control-allow-origin"] == "*", "a refused origin leaves the service's own field")
@@ -154,6 +157,7 @@ struct FastProxyTests {
             let jwtCalls = seenFast.filter { $0.contains("x-user-id=") }
             #expect(jwtCalls.count == 2 && jwtCalls.allSatisfy { $0.contains("x-user-id=u1") && !$0.contains("authorization") })
             #expect(seenFast.filter { $0.hasPrefix("GET /p/plain?x=1&q=a%20b ") }.allSatisfy { $0.contains("x-forwarded-for=127.0.0.1") && $0.contains("x-real-ip=127.0.0.1") })
+            #expect(seenFast.filter { $0.hasPrefix("GET /p/plain?x=1&q=a%20b ") }.allSatisfy { !$0.contains("x-client-hop") }, "a field the client's Connection names stays on its hop")
         }
     }
 

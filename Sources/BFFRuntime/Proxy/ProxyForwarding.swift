@@ -27,30 +27,57 @@ struct ProxyForwarding: Sendable {
 
     /// The client's headers as the service gets them.
     func headers(of request: Request, context: BFFRequestContext) -> HTTPHeaders {
-        headers(of: request.headers, peer: context.remoteAddress, overTLS: context.tls != nil, requestID: context.requestID)
+        headers(of: request.headers, peerAddress: context.remoteAddress?.ipAddress, overTLS: context.tls != nil, requestID: context.requestID)
     }
 
     /// The headers `fields` (a client request's, as admission left them) become for the service:
     /// for the middleware path and for proxied requests answered on the event loop alike.
-    func headers(of fields: HTTPFields, peer: SocketAddress?, overTLS: Bool, requestID: String) -> HTTPHeaders {
-        var headers = HTTPHeaders(fields)
-        HopByHop.strip(&headers)
-        for name in credentialHeaders { headers.remove(name: name) }
-        if let address = peer?.ipAddress {
-            // Client-sent copies never get here (IngressPolicy.alwaysDroppedHeaders); a trusted
-            // proxy's X-Forwarded-For does, and names the client.
-            let prior = headers.first(name: "x-forwarded-for")
-            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.map { "\($0), \(address)" } ?? address)
-            let client = ClientAddress.resolve(
-                peer: peer,
-                forwardedFor: fields[values: .xForwardedFor],
-                forwarded: fields[values: .forwarded],
-                trusted: trustedProxies
-            )
-            headers.replaceOrAdd(name: "x-real-ip", value: client)
+    /// `peerAddress` is the connection's peer as `SocketAddress.ipAddress` spells it.
+    ///
+    /// One pass over the fields: hop-by-hop ones, those `Connection` names, the route's checked
+    /// credentials and the fields the gateway sets are left out, the rest copied in order.
+    func headers(of fields: HTTPFields, peerAddress: String?, overTLS: Bool, requestID: String) -> HTTPHeaders {
+        var connectionNamed: [String] = []
+        for value in fields[values: .connection] {
+            for token in value.split(separator: ",") {
+                let name = token.trimmingSpaces.lowercased()
+                if !name.isEmpty, !HopByHop.contains(canonical: name) { connectionNamed.append(name) }
+            }
         }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: overTLS ? "https" : "http")
-        headers.replaceOrAdd(name: "x-request-id", value: requestID)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(fields.count + 4)
+        var priorForwardedFor: String?
+        for field in fields {
+            let name = field.name.canonicalName
+            switch name {
+            case "x-forwarded-for":
+                // Client-sent copies never get here (IngressPolicy.alwaysDroppedHeaders); a trusted
+                // proxy's X-Forwarded-For does, and names the client.
+                if priorForwardedFor == nil { priorForwardedFor = field.value }
+                continue
+            case "x-real-ip", "x-forwarded-proto", "x-request-id":
+                continue
+            default:
+                if HopByHop.contains(canonical: name) || credentialHeaders.contains(name) || connectionNamed.contains(name) { continue }
+            }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        if let peerAddress {
+            headers.add(name: "x-forwarded-for", value: priorForwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress)
+            let client = trustedProxies.isEmpty
+                ? ClientAddress.canonical(peerAddress)
+                : ClientAddress.resolve(
+                    peerAddress: peerAddress,
+                    forwardedFor: fields[values: .xForwardedFor],
+                    forwarded: fields[values: .forwarded],
+                    trusted: trustedProxies
+                )
+            headers.add(name: "x-real-ip", value: client)
+        } else if let priorForwardedFor {
+            headers.add(name: "x-forwarded-for", value: priorForwardedFor)
+        }
+        headers.add(name: "x-forwarded-proto", value: overTLS ? "https" : "http")
+        headers.add(name: "x-request-id", value: requestID)
         return headers
     }
 }

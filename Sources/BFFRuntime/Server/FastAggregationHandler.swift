@@ -176,6 +176,8 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var allocator = ByteBufferAllocator()
     /// The client's address, kept once, for rate limits keyed by it.
     private var peer: SocketAddress?
+    /// `peer` as text, made once per connection for the X-Forwarded-For of its proxied requests.
+    private lazy var peerAddress: String? = peer?.ipAddress
     private var context: ChannelHandlerContext?
 
     /// One request answered here.
@@ -583,7 +585,7 @@ extension FastAggregationHandler: LoopProxySink {
             version: .http1_1,
             method: HTTPMethod(rawValue: method.rawValue),
             uri: uri,
-            headers: endpoint.forwarding.headers(of: exchange.fields, peer: peer, overTLS: tls != nil, requestID: requestID)
+            headers: endpoint.forwarding.headers(of: exchange.fields, peerAddress: peerAddress, overTLS: tls != nil, requestID: requestID)
         )
         let call = LoopProxyCall(
             endpoint: endpoint,
@@ -600,31 +602,54 @@ extension FastAggregationHandler: LoopProxySink {
     /// middleware replaces or removes, then the fields the middleware adds, then the framing.
     func proxyHead(_ head: HTTPResponseHead) {
         guard let exchange = current else { return }
-        var headers = head.headers
-        let length = headers.first(name: "content-length").flatMap(Int.init)
-        HopByHop.strip(&headers)
-        let fields = HTTPFields(headers, splitCookie: false)
         let status = HTTPResponse.Status(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase)
         exchange.proxyStatus = status
         exchange.bodiless = exchange.request.method == .head || status.code == 204 || status.code == 304
-        exchange.chunked = length == nil && !exchange.bodiless
         let routes = exchange.routes
         let hsts = tls != nil ? routes.hsts : nil
         let corsFields = routes.cors?.fields(origin: exchange.request.headerFields[.origin]) ?? []
         var bytes = allocator.buffer(capacity: 768 + exchange.requestID.utf8.count)
         bytes.writeHTTP1StatusLine(status)
-        for field in fields {
-            switch field.name {
-            case .date, .requestID, .xContentTypeOptions, .server, .xPoweredBy: continue
-            case .strictTransportSecurity where hsts != nil: continue
-            default: if corsFields.contains(where: { $0.0 == field.name }) { continue }
+        // One pass over the service's fields, in any letter case: hop-by-hop ones and those its
+        // Connection names are left out (Content-Length read on the way), and so are the ones the
+        // gateway sets or removes itself, as the middleware path does.
+        let connectionNamed = HopByHop.connectionNamed(head.headers)
+        var length: Int?
+        var contentType: String?
+        var hasCSP = false
+        for (name, value) in head.headers {
+            if HopByHop.contains(name) {
+                if length == nil, HopByHop.equalsIgnoringCase(name, "content-length") { length = Int(value) }
+                continue
             }
-            bytes.writeFieldLine(field.name.rawName, field.value)
+            switch name.utf8.count {
+            case 4 where HopByHop.equalsIgnoringCase(name, "date"): continue
+            case 6 where HopByHop.equalsIgnoringCase(name, "server"): continue
+            case 12 where HopByHop.equalsIgnoringCase(name, "x-request-id"): continue
+            case 12 where HopByHop.equalsIgnoringCase(name, "x-powered-by"): continue
+            case 12 where contentType == nil && HopByHop.equalsIgnoringCase(name, "content-type"): contentType = value
+            case 22 where HopByHop.equalsIgnoringCase(name, "x-content-type-options"): continue
+            case 23 where HopByHop.equalsIgnoringCase(name, "content-security-policy"): hasCSP = true
+            case 25 where hsts != nil && HopByHop.equalsIgnoringCase(name, "strict-transport-security"): continue
+            default: break
+            }
+            if !connectionNamed.isEmpty, connectionNamed.contains(name.lowercased()) { continue }
+            if !corsFields.isEmpty, corsFields.contains(where: { HopByHop.equalsIgnoringCase(name, $0.0.canonicalName) }) { continue }
+            if let field = HTTPField.Name(name) {
+                // A value with a control byte is made legal as HTTPField would make it (the other path
+                // writes HTTPFields); the usual value is written as it came.
+                if Self.needsLegalizing(value) {
+                    bytes.writeFieldLine(field.rawName, HTTPField(name: field, value: value).value)
+                } else {
+                    bytes.writeFieldLine(name, value)
+                }
+            }
         }
+        exchange.chunked = length == nil && !exchange.bodiless
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", exchange.requestID)
         bytes.writeStaticString("X-Content-Type-Options: nosniff\r\n")
-        if fields[.contentType]?.lowercased().hasPrefix("text/html") == true && fields[.contentSecurityPolicy] == nil {
+        if !hasCSP, let contentType, contentType.utf8.count >= 9, HopByHop.equalsIgnoringCase(String(contentType.prefix(9)), "text/html") {
             bytes.writeFieldLine("Content-Security-Policy", routes.htmlCSP)
         }
         if let hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
@@ -644,6 +669,14 @@ extension FastAggregationHandler: LoopProxySink {
         bytes.writeStaticString("\r\n")
         // Flushed with the first part of the body, or the end.
         headGuard.writeResponseBytes(bytes, flush: false)
+    }
+
+    /// Whether HTTPField would change `value`: a NUL, CR or LF in it, or a space or tab at either end.
+    private static func needsLegalizing(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        if let first = utf8.first, first == 0x20 || first == 0x09 { return true }
+        if let last = utf8.last, last == 0x20 || last == 0x09 { return true }
+        return utf8.contains { $0 == 0 || $0 == 0x0A || $0 == 0x0D }
     }
 
     func proxyBody(_ buffer: ByteBuffer) {

@@ -22,7 +22,13 @@ public enum ClientAddress {
     ///     `X-Forwarded-For`.
     ///   - trusted: the `trusted_proxies` networks.
     public static func resolve(peer: SocketAddress?, forwardedFor: [String], forwarded: [String], trusted: [CIDR]) -> String {
-        guard let peerBytes = peer.flatMap(bytes(of:)) else { return "unknown" }
+        resolve(peerAddress: peer?.ipAddress, forwardedFor: forwardedFor, forwarded: forwarded, trusted: trusted)
+    }
+
+    /// ``resolve(peer:forwardedFor:forwarded:trusted:)`` for a peer given as the text
+    /// `SocketAddress.ipAddress` spells it (which a connection can keep instead of making it per request).
+    static func resolve(peerAddress: String?, forwardedFor: [String], forwarded: [String], trusted: [CIDR]) -> String {
+        guard let peerBytes = peerAddress.flatMap(CIDR.parseAddress) else { return "unknown" }
         var current = peerBytes
         guard isTrusted(current, trusted) else { return text(of: current) }
         let hops = forwardedFor.isEmpty ? forwarded.flatMap(forwardedForHops) : forwardedFor.flatMap { $0.split(separator: ",") }
@@ -48,6 +54,13 @@ public enum ClientAddress {
 
     private static func bytes(of address: SocketAddress) -> [UInt8]? {
         address.ipAddress.flatMap(CIDR.parseAddress)
+    }
+
+    /// The client address of a peer no trusted proxy stands in front of: its address in canonical
+    /// text. A dotted IPv4 address, as `SocketAddress.ipAddress` spells one, is canonical already.
+    static func canonical(_ peerAddress: String) -> String {
+        guard peerAddress.utf8.contains(UInt8(ascii: ":")) else { return peerAddress }
+        return CIDR.parseAddress(peerAddress).map(text(of:)) ?? "unknown"
     }
 
     /// Canonical text; an IPv4-mapped IPv6 address is shown as IPv4, so both spellings of one
@@ -92,7 +105,8 @@ public enum ClientAddress {
 }
 
 extension Substring {
-    fileprivate var trimmingSpaces: Substring {
+    /// Without leading and trailing spaces and tabs (optional whitespace around list elements).
+    var trimmingSpaces: Substring {
         var text = self
         while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
         while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
