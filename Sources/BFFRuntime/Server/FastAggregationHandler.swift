@@ -102,13 +102,15 @@ struct FastAggregations: Sendable {
         if request.method == .get, let (endpoint, admission) = literalPaths[path] {
             return Match(answer: .aggregate(endpoint), admission: admission, captures: [:], path: path, query: query)
         }
-        if request.method == .get, let (endpoint, admission, captures) = Self.endpoint(at: path, router: router) {
-            return Match(answer: .aggregate(endpoint), admission: admission, captures: captures, path: path, query: query)
+        // One route lookup decides both kinds of answer.
+        guard let ingress = try? IngressPath(path), !ingress.isOperational,
+            case .found(let route, let captures) = router.match(method: request.method, path: ingress)
+        else { return nil }
+        if request.method == .get, let endpoint = Self.endpoint(of: route) {
+            return Match(answer: .aggregate(endpoint), admission: route.admission, captures: captures, path: path, query: query)
         }
         guard request.method != .connect, request.headerFields[.upgrade] == nil,
             !(cors != nil && request.method == .options && request.headerFields[.origin] != nil && request.headerFields[.accessControlRequestMethod] != nil),
-            let ingress = try? IngressPath(path), !ingress.isOperational,
-            case .found(let route, let captures) = router.match(method: request.method, path: ingress),
             let proxy = proxy(of: route)
         else { return nil }
         return Match(answer: .proxy(proxy), admission: route.admission, captures: captures, path: path, query: query)
