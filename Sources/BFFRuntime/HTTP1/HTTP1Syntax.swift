@@ -103,7 +103,7 @@ enum HTTP1Syntax {
     }
 
     /// Whether two field names are the same, ignoring ASCII case.
-    static func namesEqual(_ a: String, _ b: String) -> Bool {
+    static func namesEqual(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
         return zip(a.utf8, b.utf8).allSatisfy { x, y in
             x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))

@@ -37,13 +37,7 @@ struct ProxyForwarding: Sendable {
     /// One pass over the fields: hop-by-hop ones, those `Connection` names, the route's checked
     /// credentials and the fields the gateway sets are left out, the rest copied in order.
     func headers(of fields: HTTPFields, peerAddress: String?, overTLS: Bool, requestID: String) -> HTTPHeaders {
-        var connectionNamed: [String] = []
-        for value in fields[values: .connection] {
-            for token in value.split(separator: ",") {
-                let name = token.trimmingSpaces.lowercased()
-                if !name.isEmpty, !HopByHop.contains(canonical: name) { connectionNamed.append(name) }
-            }
-        }
+        let connectionNamed = HopByHop.connectionNamed(fields[values: .connection])
         var headers = HTTPHeaders()
         headers.reserveCapacity(fields.count + 4)
         var priorForwardedFor: String?
@@ -58,20 +52,18 @@ struct ProxyForwarding: Sendable {
             case "x-real-ip", "x-forwarded-proto", "x-request-id":
                 continue
             default:
-                if HopByHop.contains(canonical: name) || credentialHeaders.contains(name) || connectionNamed.contains(name) { continue }
+                if HopByHop.contains(name) || credentialHeaders.contains(name) || connectionNamed.contains(name) { continue }
             }
             headers.add(name: field.name.rawName, value: field.value)
         }
         if let peerAddress {
             headers.add(name: "x-forwarded-for", value: priorForwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress)
-            let client = trustedProxies.isEmpty
-                ? ClientAddress.canonical(peerAddress)
-                : ClientAddress.resolve(
-                    peerAddress: peerAddress,
-                    forwardedFor: fields[values: .xForwardedFor],
-                    forwarded: fields[values: .forwarded],
-                    trusted: trustedProxies
-                )
+            let client = ClientAddress.resolve(
+                peerAddress: peerAddress,
+                forwardedFor: fields[values: .xForwardedFor],
+                forwarded: fields[values: .forwarded],
+                trusted: trustedProxies
+            )
             headers.add(name: "x-real-ip", value: client)
         } else if let priorForwardedFor {
             headers.add(name: "x-forwarded-for", value: priorForwardedFor)

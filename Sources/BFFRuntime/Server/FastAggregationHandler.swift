@@ -615,28 +615,28 @@ extension FastAggregationHandler: LoopProxySink {
         // One pass over the service's fields, in any letter case: hop-by-hop ones and those its
         // Connection names are left out (Content-Length read on the way), and so are the ones the
         // gateway sets or removes itself, as the middleware path does.
-        let connectionNamed = HopByHop.connectionNamed(head.headers)
+        let connectionNamed = HopByHop.connectionNamed(head.headers["connection"])
         var length: Int?
         var contentType: String?
         var hasCSP = false
         for (name, value) in head.headers {
             if HopByHop.contains(name) {
-                if length == nil, HopByHop.equalsIgnoringCase(name, "content-length") { length = Int(value) }
+                if length == nil, HTTP1Syntax.namesEqual(name, "content-length") { length = Int(value) }
                 continue
             }
             switch name.utf8.count {
-            case 4 where HopByHop.equalsIgnoringCase(name, "date"): continue
-            case 6 where HopByHop.equalsIgnoringCase(name, "server"): continue
-            case 12 where HopByHop.equalsIgnoringCase(name, "x-request-id"): continue
-            case 12 where HopByHop.equalsIgnoringCase(name, "x-powered-by"): continue
-            case 12 where contentType == nil && HopByHop.equalsIgnoringCase(name, "content-type"): contentType = value
-            case 22 where HopByHop.equalsIgnoringCase(name, "x-content-type-options"): continue
-            case 23 where HopByHop.equalsIgnoringCase(name, "content-security-policy"): hasCSP = true
-            case 25 where hsts != nil && HopByHop.equalsIgnoringCase(name, "strict-transport-security"): continue
+            case 4 where HTTP1Syntax.namesEqual(name, "date"): continue
+            case 6 where HTTP1Syntax.namesEqual(name, "server"): continue
+            case 12 where HTTP1Syntax.namesEqual(name, "x-request-id"): continue
+            case 12 where HTTP1Syntax.namesEqual(name, "x-powered-by"): continue
+            case 12 where contentType == nil && HTTP1Syntax.namesEqual(name, "content-type"): contentType = value
+            case 22 where HTTP1Syntax.namesEqual(name, "x-content-type-options"): continue
+            case 23 where HTTP1Syntax.namesEqual(name, "content-security-policy"): hasCSP = true
+            case 25 where hsts != nil && HTTP1Syntax.namesEqual(name, "strict-transport-security"): continue
             default: break
             }
             if !connectionNamed.isEmpty, connectionNamed.contains(name.lowercased()) { continue }
-            if !corsFields.isEmpty, corsFields.contains(where: { HopByHop.equalsIgnoringCase(name, $0.0.canonicalName) }) { continue }
+            if !corsFields.isEmpty, corsFields.contains(where: { HTTP1Syntax.namesEqual(name, $0.0.canonicalName) }) { continue }
             if let field = HTTPField.Name(name) {
                 // A value with a control byte is made legal as HTTPField would make it (the other path
                 // writes HTTPFields); the usual value is written as it came.
@@ -651,7 +651,7 @@ extension FastAggregationHandler: LoopProxySink {
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", exchange.requestID)
         bytes.writeStaticString("X-Content-Type-Options: nosniff\r\n")
-        if !hasCSP, let contentType, contentType.utf8.count >= 9, HopByHop.equalsIgnoringCase(String(contentType.prefix(9)), "text/html") {
+        if !hasCSP, let contentType, contentType.utf8.count >= 9, HTTP1Syntax.namesEqual(contentType.prefix(9), "text/html") {
             bytes.writeFieldLine("Content-Security-Policy", routes.htmlCSP)
         }
         if let hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }

@@ -61,52 +61,31 @@ enum HopByHop {
         "proxy-connection", "proxy-authenticate", "proxy-authorization", "content-length", "host",
     ]
 
-    /// Whether `name` (lowercased, as `HTTPField.Name.canonicalName` is) is one of ``names``.
-    static func contains(canonical name: String) -> Bool {
-        switch name {
-        case "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
-            "proxy-connection", "proxy-authenticate", "proxy-authorization", "content-length", "host":
-            true
-        default:
-            false
-        }
-    }
-
     /// Whether `name`, in any letter case, is one of ``names``; told by its length first, so most
     /// names are passed over without looking at their letters.
     static func contains(_ name: String) -> Bool {
         switch name.utf8.count {
-        case 2: equalsIgnoringCase(name, "te")
-        case 4: equalsIgnoringCase(name, "host")
-        case 7: equalsIgnoringCase(name, "trailer") || equalsIgnoringCase(name, "upgrade")
-        case 10: equalsIgnoringCase(name, "connection") || equalsIgnoringCase(name, "keep-alive")
-        case 14: equalsIgnoringCase(name, "content-length")
-        case 16: equalsIgnoringCase(name, "proxy-connection")
-        case 17: equalsIgnoringCase(name, "transfer-encoding")
-        case 18: equalsIgnoringCase(name, "proxy-authenticate")
-        case 19: equalsIgnoringCase(name, "proxy-authorization")
+        case 2: HTTP1Syntax.namesEqual(name, "te")
+        case 4: HTTP1Syntax.namesEqual(name, "host")
+        case 7: HTTP1Syntax.namesEqual(name, "trailer") || HTTP1Syntax.namesEqual(name, "upgrade")
+        case 10: HTTP1Syntax.namesEqual(name, "connection") || HTTP1Syntax.namesEqual(name, "keep-alive")
+        case 14: HTTP1Syntax.namesEqual(name, "content-length")
+        case 16: HTTP1Syntax.namesEqual(name, "proxy-connection")
+        case 17: HTTP1Syntax.namesEqual(name, "transfer-encoding")
+        case 18: HTTP1Syntax.namesEqual(name, "proxy-authenticate")
+        case 19: HTTP1Syntax.namesEqual(name, "proxy-authorization")
         default: false
         }
     }
 
-    /// Whether `name` spells `lowercased` (ASCII, lowercase) in any letter case.
-    static func equalsIgnoringCase(_ name: String, _ lowercased: String) -> Bool {
-        guard name.utf8.count == lowercased.utf8.count else { return false }
-        for (byte, expected) in zip(name.utf8, lowercased.utf8) {
-            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-            guard folded == expected else { return false }
-        }
-        return true
-    }
-
-    /// The lowercased names a `Connection` header lists (other than the hop-by-hop ones, which go
-    /// anyway): those headers describe the hop too.
-    static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
+    /// The lowercased names that `Connection` field values list (other than the hop-by-hop ones,
+    /// which go anyway): those fields describe the hop too.
+    static func connectionNamed(_ values: some Sequence<String>) -> [String] {
         var named: [String] = []
-        for (name, value) in headers where equalsIgnoringCase(name, "connection") {
+        for value in values {
             for token in value.split(separator: ",") {
-                let trimmed = token.trimmingASCII(" \t")
-                if !trimmed.isEmpty, !contains(trimmed) { named.append(trimmed.lowercased()) }
+                let name = token.trimmingSpaces.lowercased()
+                if !name.isEmpty, !contains(name) { named.append(name) }
             }
         }
         return named
@@ -114,23 +93,12 @@ enum HopByHop {
 
     /// Removes hop-by-hop headers and every header that `Connection` names, in one pass.
     static func strip(_ headers: inout HTTPHeaders) {
-        let named = connectionNamed(headers)
-        guard headers.contains(where: { contains($0.name) || !named.isEmpty && named.contains($0.name.lowercased()) }) else { return }
+        let named = connectionNamed(headers["connection"])
+        let dropped: (String) -> Bool = { name in contains(name) || !named.isEmpty && named.contains(name.lowercased()) }
+        guard headers.contains(where: { dropped($0.name) }) else { return }
         var kept = HTTPHeaders()
         kept.reserveCapacity(headers.count)
-        for (name, value) in headers where !contains(name) && (named.isEmpty || !named.contains(name.lowercased())) {
-            kept.add(name: name, value: value)
-        }
+        for (name, value) in headers where !dropped(name) { kept.add(name: name, value: value) }
         headers = kept
-    }
-}
-
-extension StringProtocol {
-    /// Without the leading and trailing characters in `characters` (ASCII only).
-    fileprivate func trimmingASCII(_ characters: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, characters.contains(first) { text = text.dropFirst() }
-        while let last = text.last, characters.contains(last) { text = text.dropLast() }
-        return String(text)
     }
 }

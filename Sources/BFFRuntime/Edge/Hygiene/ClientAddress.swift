@@ -28,7 +28,11 @@ public enum ClientAddress {
     /// ``resolve(peer:forwardedFor:forwarded:trusted:)`` for a peer given as the text
     /// `SocketAddress.ipAddress` spells it (which a connection can keep instead of making it per request).
     static func resolve(peerAddress: String?, forwardedFor: [String], forwarded: [String], trusted: [CIDR]) -> String {
-        guard let peerBytes = peerAddress.flatMap(CIDR.parseAddress) else { return "unknown" }
+        guard let peerAddress else { return "unknown" }
+        // With no trusted proxy the peer is the client; a dotted IPv4 address, as
+        // `SocketAddress.ipAddress` spells one, is its canonical text already.
+        if trusted.isEmpty, !peerAddress.utf8.contains(UInt8(ascii: ":")) { return peerAddress }
+        guard let peerBytes = CIDR.parseAddress(peerAddress) else { return "unknown" }
         var current = peerBytes
         guard isTrusted(current, trusted) else { return text(of: current) }
         let hops = forwardedFor.isEmpty ? forwarded.flatMap(forwardedForHops) : forwardedFor.flatMap { $0.split(separator: ",") }
@@ -54,13 +58,6 @@ public enum ClientAddress {
 
     private static func bytes(of address: SocketAddress) -> [UInt8]? {
         address.ipAddress.flatMap(CIDR.parseAddress)
-    }
-
-    /// The client address of a peer no trusted proxy stands in front of: its address in canonical
-    /// text. A dotted IPv4 address, as `SocketAddress.ipAddress` spells one, is canonical already.
-    static func canonical(_ peerAddress: String) -> String {
-        guard peerAddress.utf8.contains(UInt8(ascii: ":")) else { return peerAddress }
-        return CIDR.parseAddress(peerAddress).map(text(of:)) ?? "unknown"
     }
 
     /// Canonical text; an IPv4-mapped IPv6 address is shown as IPv4, so both spellings of one
