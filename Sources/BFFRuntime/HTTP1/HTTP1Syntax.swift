@@ -102,6 +102,30 @@ enum HTTP1Syntax {
         return true
     }
 
+    /// Whether the bytes at `range` spell `string` (a lowercased name), ignoring ASCII case.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, lowercased string: String) -> Bool {
+        guard range.count == string.utf8.count else { return false }
+        var offset = range.lowerBound
+        for expected in string.utf8 {
+            var byte = bytes[offset]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+            guard byte == expected else { return false }
+            offset += 1
+        }
+        return true
+    }
+
+    /// Whether the bytes at `a` and at `b` are the same, ignoring ASCII case.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        guard a.count == b.count else { return false }
+        for offset in 0..<a.count {
+            let x = bytes[a.lowerBound + offset]
+            let y = bytes[b.lowerBound + offset]
+            guard x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z")) else { return false }
+        }
+        return true
+    }
+
     /// Whether two field names are the same, ignoring ASCII case.
     static func namesEqual(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
@@ -143,5 +167,35 @@ enum HTTP1Syntax {
             return !found
         }
         return found
+    }
+
+    /// Whether the comma-separated list at `list` holds the bytes at `element` as an element, ignoring case.
+    static func listContains(_ bytes: UnsafeRawBufferPointer, _ list: Range<Int>, element: Range<Int>) -> Bool {
+        var found = false
+        forEachListElement(bytes, list) { candidate in
+            found = equalsIgnoringCase(bytes, candidate, element)
+            return !found
+        }
+        return found
+    }
+
+    /// The number that the first element of the list at `range` spells in decimal digits; nil when
+    /// it is not one or is too large.
+    static func leadingDecimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        var number: Int?
+        forEachListElement(bytes, range) { element in
+            var value = 0
+            for byte in bytes[element] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+                let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+                guard !overflow else { return false }
+                let (sum, carry) = shifted.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+                guard !carry else { return false }
+                value = sum
+            }
+            number = value
+            return false
+        }
+        return number
     }
 }

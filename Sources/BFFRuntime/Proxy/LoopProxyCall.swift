@@ -1,4 +1,5 @@
 import BFFSpec
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import Prometheus
@@ -6,7 +7,7 @@ import Prometheus
 /// Where a ``LoopProxyCall`` delivers the answer it passes on, on the call's event loop.
 protocol LoopProxySink: AnyObject {
     /// The head of the answer passed on (the last try's); its body follows.
-    func proxyHead(_ head: HTTPResponseHead)
+    func proxyHead(_ head: UpstreamResponseHead)
     func proxyBody(_ buffer: ByteBuffer)
     func proxyEnd()
     /// The call failed before a head was passed on: answer `problem`.
@@ -18,12 +19,14 @@ protocol LoopProxySink: AnyObject {
 /// A body-less proxied request sent from the client connection's event loop, with the same
 /// policy as ``ProxyEndpoint``'s async path (its retry decisions, breaker, instance choice and
 /// timeouts), on the transport's pool of streaming connections of that loop: no task, no hop.
+/// Each try's head is written as bytes around the client's field lines, written once
+/// (``LoopProxyRequest``).
 ///
 /// The answer streams to ``LoopProxySink`` as it is read; while the sink says it cannot take more
 /// (``pause(_:)``), the service connection stops reading. Confined to its event loop.
 final class LoopProxyCall {
     private let endpoint: ProxyEndpoint
-    private let head: HTTPRequestHead
+    private let request: LoopProxyRequest
     private let replayable: Bool
     private let pool: UpstreamPool<UpstreamConnectionHandler>
     private let eventLoop: any EventLoop
@@ -53,7 +56,7 @@ final class LoopProxyCall {
             self.timeout = timeout
         }
 
-        func receiveHead(_ head: HTTPResponseHead) { if live { call.received(head, on: self) } }
+        func receiveHead(_ head: UpstreamResponseHead) { if live { call.received(head, on: self) } }
         func receiveBody(_ buffer: ByteBuffer) { if live, headPassedOn { call.sink?.proxyBody(buffer) } }
         func receiveEnd() { if live { call.receivedEnd(on: self) } }
         func fail(_ error: UpstreamError) { if live { call.failed(error, on: self) } }
@@ -67,9 +70,9 @@ final class LoopProxyCall {
         }
     }
 
-    init(endpoint: ProxyEndpoint, head: HTTPRequestHead, replayable: Bool, pool: UpstreamPool<UpstreamConnectionHandler>, sink: any LoopProxySink) {
+    init(endpoint: ProxyEndpoint, request: LoopProxyRequest, replayable: Bool, pool: UpstreamPool<UpstreamConnectionHandler>, sink: any LoopProxySink) {
         self.endpoint = endpoint
-        self.head = head
+        self.request = request
         self.replayable = replayable
         self.pool = pool
         self.eventLoop = pool.eventLoop
@@ -121,16 +124,14 @@ final class LoopProxyCall {
         self.attempt = attempt
         instance.started()
         let target = instance.endpoint
-        var head = endpoint.tryHead(head, timeout: timeout)
-        head.headers.replaceOrAdd(name: "host", value: target.hostHeader)
-        head.uri = target.basePath + head.uri
+        let head = request.head(for: target, deadline: endpoint.deadlines.header.map { ($0, timeout) })
         attempt.timer = eventLoop.assumeIsolated().scheduleTask(deadline: .now() + .nanoseconds(timeout.nanosecondsValue)) { [weak attempt] in
             guard let attempt, attempt.live else { return }
             attempt.fail(.timeout(service: target.name, after: timeout))
         }
         if let connection = pool.idleConnection(to: target) {
             attempt.connection = connection
-            connection.start(attempt, head: head)
+            connection.start(attempt, head: head, keepAlive: true, bodyAllowed: request.method != .head)
             return
         }
         let connectDeadline = min(deadline, .now() + .nanoseconds(target.connectTimeout.nanosecondsValue))
@@ -142,14 +143,14 @@ final class LoopProxyCall {
                     return
                 }
                 attempt.connection = connection
-                connection.start(attempt, head: head)
+                connection.start(attempt, head: head, keepAlive: true, bodyAllowed: self.request.method != .head)
             case .failure:
                 attempt.fail(.connectFailed(service: target.name))
             }
         }
     }
 
-    private func received(_ head: HTTPResponseHead, on attempt: Attempt) {
+    private func received(_ head: UpstreamResponseHead, on attempt: Attempt) {
         attempt.timer?.cancel()
         attempt.instance.finished()
         let failed = head.status.code >= 500
@@ -219,5 +220,34 @@ final class LoopProxyCall {
     private func end(refusing problem: Problem) {
         ended = true
         sink?.proxyRefused(problem)
+    }
+}
+
+/// A body-less proxied request as ``LoopProxyCall`` sends it: the client's fields, as the service
+/// gets them (``ProxyForwarding``), already written as field lines.
+struct LoopProxyRequest {
+    let method: HTTPRequest.Method
+    /// The request target, before the instance's base path.
+    let target: String
+    /// Field lines, each ending in CRLF; none of them `host`, framing or the deadline header.
+    let fieldLines: ByteBuffer
+
+    /// The head of one try to `instance`, as HTTP/1.1 bytes: the request line with the instance's
+    /// base path, its `host`, the field lines, the try's deadline header when the spec names one,
+    /// and `content-length: 0` for a method expected to carry content (RFC 9110 section 8.6).
+    func head(for instance: ServiceEndpoint, deadline: (header: String, timeout: Duration)?) -> ByteBuffer {
+        var bytes = ByteBufferAllocator().buffer(capacity: fieldLines.readableBytes + target.utf8.count + instance.basePath.utf8.count + instance.hostHeader.utf8.count + 96)
+        bytes.writeString(method.rawValue)
+        bytes.writeInteger(HTTP1Syntax.space)
+        bytes.writeString(instance.basePath)
+        bytes.writeString(target)
+        bytes.writeStaticString(" HTTP/1.1\r\nhost: ")
+        bytes.writeString(instance.hostHeader)
+        bytes.writeStaticString("\r\n")
+        bytes.writeImmutableBuffer(fieldLines)
+        if let deadline { bytes.writeFieldLine(deadline.header, String(deadline.timeout.milliseconds)) }
+        if method == .post || method == .put || method == .patch { bytes.writeStaticString("content-length: 0\r\n") }
+        bytes.writeStaticString("\r\n")
+        return bytes
     }
 }

@@ -30,46 +30,60 @@ struct ProxyForwarding: Sendable {
         headers(of: request.headers, peerAddress: context.remoteAddress?.ipAddress, overTLS: context.tls != nil, requestID: context.requestID)
     }
 
-    /// The headers `fields` (a client request's, as admission left them) become for the service:
-    /// for the middleware path and for proxied requests answered on the event loop alike.
-    /// `peerAddress` is the connection's peer as `SocketAddress.ipAddress` spells it.
-    ///
-    /// One pass over the fields: hop-by-hop ones, those `Connection` names, the route's checked
-    /// credentials and the fields the gateway sets are left out, the rest copied in order.
+    /// The headers `fields` (a client request's, as admission left them) become for the service,
+    /// on the middleware path. `peerAddress` is the connection's peer as `SocketAddress.ipAddress` spells it.
     func headers(of fields: HTTPFields, peerAddress: String?, overTLS: Bool, requestID: String) -> HTTPHeaders {
-        let connectionNamed = HopByHop.connectionNamed(fields[values: .connection])
         var headers = HTTPHeaders()
         headers.reserveCapacity(fields.count + 4)
+        forEachField(of: fields, peerAddress: peerAddress, overTLS: overTLS, requestID: requestID, leavingOut: nil) { headers.add(name: $0, value: $1) }
+        return headers
+    }
+
+    /// The same fields as field lines, for a proxied request answered on the event loop: each
+    /// name and value is legal as it stands (`HTTPFields` holds only legal ones, and the gateway's
+    /// own values are an address, a scheme and a request id of printable ASCII).
+    /// - Parameter leavingOut: a field the caller writes itself (the deadline header), left out in any letter case.
+    func writeFieldLines(of fields: HTTPFields, peerAddress: String?, overTLS: Bool, requestID: String, leavingOut: String?, into bytes: inout ByteBuffer) {
+        forEachField(of: fields, peerAddress: peerAddress, overTLS: overTLS, requestID: requestID, leavingOut: leavingOut) { bytes.writeFieldLine($0, $1) }
+    }
+
+    /// One pass over the fields, for both paths: hop-by-hop ones, those `Connection` names, the
+    /// route's checked credentials and the fields the gateway sets are left out, the rest given to
+    /// `field` in order, then the gateway's own.
+    private func forEachField(
+        of fields: HTTPFields, peerAddress: String?, overTLS: Bool, requestID: String, leavingOut: String?, _ field: (String, String) -> Void
+    ) {
+        let connectionNamed = HopByHop.connectionNamed(fields[values: .connection])
         var priorForwardedFor: String?
-        for field in fields {
-            let name = field.name.canonicalName
+        for each in fields {
+            let name = each.name.canonicalName
             switch name {
             case "x-forwarded-for":
                 // Client-sent copies never get here (IngressPolicy.alwaysDroppedHeaders); a trusted
                 // proxy's X-Forwarded-For does, and names the client.
-                if priorForwardedFor == nil { priorForwardedFor = field.value }
+                if priorForwardedFor == nil { priorForwardedFor = each.value }
                 continue
             case "x-real-ip", "x-forwarded-proto", "x-request-id":
                 continue
             default:
                 if HopByHop.contains(name) || credentialHeaders.contains(name) || connectionNamed.contains(name) { continue }
+                if let leavingOut, HTTP1Syntax.namesEqual(name, leavingOut) { continue }
             }
-            headers.add(name: field.name.rawName, value: field.value)
+            field(each.name.rawName, each.value)
         }
         if let peerAddress {
-            headers.add(name: "x-forwarded-for", value: priorForwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress)
+            field("x-forwarded-for", priorForwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress)
             let client = ClientAddress.resolve(
                 peerAddress: peerAddress,
                 forwardedFor: fields[values: .xForwardedFor],
                 forwarded: fields[values: .forwarded],
                 trusted: trustedProxies
             )
-            headers.add(name: "x-real-ip", value: client)
+            field("x-real-ip", client)
         } else if let priorForwardedFor {
-            headers.add(name: "x-forwarded-for", value: priorForwardedFor)
+            field("x-forwarded-for", priorForwardedFor)
         }
-        headers.add(name: "x-forwarded-proto", value: overTLS ? "https" : "http")
-        headers.add(name: "x-request-id", value: requestID)
-        return headers
+        field("x-forwarded-proto", overTLS ? "https" : "http")
+        field("x-request-id", requestID)
     }
 }

@@ -44,11 +44,11 @@ public final class StreamingExchange: UpstreamExchange, @unchecked Sendable {
         }
     }
 
-    func receiveHead(_ head: HTTPResponseHead) {
+    func receiveHead(_ head: UpstreamResponseHead) {
         guard !finished else { return }
         headReceived = true
         timer?.cancel()
-        headPromise.succeed(head)
+        headPromise.succeed(head.nioHead)
     }
 
     func receiveBody(_ buffer: ByteBuffer) {

@@ -583,15 +583,13 @@ extension FastAggregationHandler: LoopProxySink {
             return
         }
         let method = exchange.request.method
-        let head = HTTPRequestHead(
-            version: .http1_1,
-            method: HTTPMethod(rawValue: method.rawValue),
-            uri: uri,
-            headers: endpoint.forwarding.headers(of: exchange.fields, peerAddress: peerAddress, overTLS: tls != nil, requestID: requestID)
+        var fieldLines = allocator.buffer(capacity: 512)
+        endpoint.forwarding.writeFieldLines(
+            of: exchange.fields, peerAddress: peerAddress, overTLS: tls != nil, requestID: requestID, leavingOut: endpoint.deadlines.header, into: &fieldLines
         )
         let call = LoopProxyCall(
             endpoint: endpoint,
-            head: head,
+            request: LoopProxyRequest(method: method, target: uri, fieldLines: fieldLines),
             replayable: ProxyEndpoint.isReplayable(method: method, hasBody: false, fields: exchange.fields),
             pool: endpoint.transport.streamingPool(on: context.eventLoop),
             sink: self
@@ -602,7 +600,7 @@ extension FastAggregationHandler: LoopProxySink {
 
     /// Writes the head of the service's answer: its fields less hop-by-hop ones and those the
     /// middleware replaces or removes, then the fields the middleware adds, then the framing.
-    func proxyHead(_ head: HTTPResponseHead) {
+    func proxyHead(_ head: UpstreamResponseHead) {
         guard let exchange = current else { return }
         let status = HTTPResponse.Status(code: Int(head.status.code), reasonPhrase: head.status.reasonPhrase)
         exchange.proxyStatus = status
@@ -612,48 +610,15 @@ extension FastAggregationHandler: LoopProxySink {
         let corsFields = routes.cors?.fields(origin: exchange.request.headerFields[.origin]) ?? []
         var bytes = allocator.buffer(capacity: 768 + exchange.requestID.utf8.count)
         bytes.writeHTTP1StatusLine(status)
-        // One pass over the service's fields, in any letter case: hop-by-hop ones and those its
-        // Connection names are left out (Content-Length read on the way), and so are the ones the
-        // gateway sets or removes itself, as the middleware path does.
-        let connectionNamed = HopByHop.connectionNamed(head.headers["connection"])
-        var length: Int?
-        var contentType: String?
-        var hasCSP = false
-        for (name, value) in head.headers {
-            if HopByHop.contains(name) {
-                if length == nil, HTTP1Syntax.namesEqual(name, "content-length") { length = Int(value) }
-                continue
-            }
-            switch name.utf8.count {
-            case 4 where HTTP1Syntax.namesEqual(name, "date"): continue
-            case 6 where HTTP1Syntax.namesEqual(name, "server"): continue
-            case 12 where HTTP1Syntax.namesEqual(name, "x-request-id"): continue
-            case 12 where HTTP1Syntax.namesEqual(name, "x-powered-by"): continue
-            case 12 where contentType == nil && HTTP1Syntax.namesEqual(name, "content-type"): contentType = value
-            case 22 where HTTP1Syntax.namesEqual(name, "x-content-type-options"): continue
-            case 23 where HTTP1Syntax.namesEqual(name, "content-security-policy"): hasCSP = true
-            case 25 where hsts != nil && HTTP1Syntax.namesEqual(name, "strict-transport-security"): continue
-            default: break
-            }
-            if !connectionNamed.isEmpty, connectionNamed.contains(name.lowercased()) { continue }
-            if !corsFields.isEmpty, corsFields.contains(where: { HTTP1Syntax.namesEqual(name, $0.0.canonicalName) }) { continue }
-            if let field = HTTPField.Name(name) {
-                // A value with a control byte is made legal as HTTPField would make it (the other path
-                // writes HTTPFields); the usual value is written as it came.
-                if Self.needsLegalizing(value) {
-                    bytes.writeFieldLine(field.rawName, HTTPField(name: field, value: value).value)
-                } else {
-                    bytes.writeFieldLine(name, value)
-                }
-            }
+        let passed = head.fields.withLineBytes { lines in
+            Self.writePassedOnFields(lines, replacingHSTS: hsts != nil, cors: corsFields, to: &bytes)
         }
+        let length = head.contentLength ?? passed.declaredLength
         exchange.chunked = length == nil && !exchange.bodiless
         bytes.writeFieldLine("Date", date.now())
         bytes.writeFieldLine("X-Request-ID", exchange.requestID)
         bytes.writeStaticString("X-Content-Type-Options: nosniff\r\n")
-        if !hasCSP, let contentType, contentType.utf8.count >= 9, HTTP1Syntax.namesEqual(contentType.prefix(9), "text/html") {
-            bytes.writeFieldLine("Content-Security-Policy", routes.htmlCSP)
-        }
+        if passed.htmlWithoutCSP { bytes.writeFieldLine("Content-Security-Policy", routes.htmlCSP) }
         if let hsts { bytes.writeFieldLine("Strict-Transport-Security", hsts) }
         if routes.cors != nil {
             bytes.writeStaticString("Vary: Origin\r\n")
@@ -663,7 +628,7 @@ extension FastAggregationHandler: LoopProxySink {
         if isClosing(exchange) { bytes.writeStaticString("Connection: close\r\n") }
         if let length {
             bytes.writeStaticString("Content-Length: ")
-            bytes.writeString(String(length))
+            bytes.write(decimal: length)
             bytes.writeStaticString("\r\n")
         } else if exchange.chunked {
             bytes.writeStaticString("Transfer-Encoding: chunked\r\n")
@@ -673,12 +638,63 @@ extension FastAggregationHandler: LoopProxySink {
         headGuard.writeResponseBytes(bytes, flush: false)
     }
 
-    /// Whether HTTPField would change `value`: a NUL, CR or LF in it, or a space or tab at either end.
-    private static func needsLegalizing(_ value: String) -> Bool {
-        let utf8 = value.utf8
-        if let first = utf8.first, first == 0x20 || first == 0x09 { return true }
-        if let last = utf8.last, last == 0x20 || last == 0x09 { return true }
-        return utf8.contains { $0 == 0 || $0 == 0x0A || $0 == 0x0D }
+    /// What passing a service's fields on found in them.
+    private struct PassedOnFields {
+        /// The `Content-Length` the service declared (a HEAD's answer, a 204 or 304 keeps it).
+        var declaredLength: Int?
+        /// Whether the answer is HTML without a `Content-Security-Policy` of its own.
+        var htmlWithoutCSP: Bool
+    }
+
+    /// Writes the service's field lines that the client gets, in any letter case and without a
+    /// string: hop-by-hop ones and those its `Connection` names are left out, and so are the ones
+    /// the gateway sets or removes itself, as the middleware path does. The parser has checked
+    /// each name and value, so each is written as it came.
+    private static func writePassedOnFields(
+        _ lines: UnsafeRawBufferPointer, replacingHSTS: Bool, cors: [(HTTPField.Name, String)], to bytes: inout ByteBuffer
+    ) -> PassedOnFields {
+        let all = 0..<lines.count
+        var connectionValues: [Range<Int>] = []
+        var length: Int?
+        var contentTypeSeen = false
+        var html = false
+        var hasCSP = false
+        _ = HTTP1Syntax.forEachField(lines, all) { name, value in
+            switch name.count {
+            case 10 where HTTP1Syntax.equalsIgnoringCase(lines, name, "connection"):
+                connectionValues.append(value)
+            case 12 where !contentTypeSeen && HTTP1Syntax.equalsIgnoringCase(lines, name, "content-type"):
+                contentTypeSeen = true
+                html = value.count >= 9 && HTTP1Syntax.equalsIgnoringCase(lines, value.lowerBound..<(value.lowerBound + 9), "text/html")
+            case 14 where length == nil && HTTP1Syntax.equalsIgnoringCase(lines, name, "content-length"):
+                length = HTTP1Syntax.leadingDecimal(lines, value)
+            case 23 where HTTP1Syntax.equalsIgnoringCase(lines, name, "content-security-policy"):
+                hasCSP = true
+            default:
+                break
+            }
+            return true
+        }
+        _ = HTTP1Syntax.forEachField(lines, all) { name, value in
+            if HopByHop.contains(lines, name) { return true }
+            switch name.count {
+            case 4 where HTTP1Syntax.equalsIgnoringCase(lines, name, "date"): return true
+            case 6 where HTTP1Syntax.equalsIgnoringCase(lines, name, "server"): return true
+            case 12 where HTTP1Syntax.equalsIgnoringCase(lines, name, "x-request-id") || HTTP1Syntax.equalsIgnoringCase(lines, name, "x-powered-by"):
+                return true
+            case 22 where HTTP1Syntax.equalsIgnoringCase(lines, name, "x-content-type-options"): return true
+            case 25 where replacingHSTS && HTTP1Syntax.equalsIgnoringCase(lines, name, "strict-transport-security"): return true
+            default: break
+            }
+            if !connectionValues.isEmpty, connectionValues.contains(where: { HTTP1Syntax.listContains(lines, $0, element: name) }) { return true }
+            if !cors.isEmpty, cors.contains(where: { HTTP1Syntax.equalsIgnoringCase(lines, name, lowercased: $0.0.canonicalName) }) { return true }
+            bytes.writeBytes(UnsafeRawBufferPointer(rebasing: lines[name]))
+            bytes.writeStaticString(": ")
+            bytes.writeBytes(UnsafeRawBufferPointer(rebasing: lines[value]))
+            bytes.writeStaticString("\r\n")
+            return true
+        }
+        return PassedOnFields(declaredLength: length, htmlWithoutCSP: html && !hasCSP)
     }
 
     func proxyBody(_ buffer: ByteBuffer) {

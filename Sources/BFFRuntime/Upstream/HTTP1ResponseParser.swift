@@ -1,12 +1,14 @@
 import NIOCore
 import NIOHTTP1
 
-/// Reads the HTTP/1.1 responses of one connection from its raw bytes, for buffered calls.
+/// Reads the HTTP/1.1 responses of one connection from its raw bytes.
 ///
-/// Fed each read as it comes, cut wherever the socket cut it, it returns a response once the whole
-/// of it has arrived. Framing follows RFC 9112 section 6.3: no body for the answer to a HEAD or a
-/// 204 or 304, then `Transfer-Encoding: chunked`, then `Content-Length`, else the body runs until
-/// the service closes the connection. 1xx interim responses are skipped.
+/// Fed each read as it comes, cut wherever the socket cut it, it tells what the bytes hold as
+/// they arrive (``next(_:)``: the head, parts of the body, the end), for proxied answers that
+/// stream; ``parse(_:)`` gathers those into one response, for buffered calls. Framing follows
+/// RFC 9112 section 6.3: no body for the answer to a HEAD or a 204 or 304, then
+/// `Transfer-Encoding: chunked`, then `Content-Length`, else the body runs until the service
+/// closes the connection. 1xx interim responses are skipped.
 ///
 /// It is strict wherever leniency would let two readers see different messages (that is where
 /// response splitting starts), and fails as ``Failure/malformed``: a bare CR or LF, a folded line
@@ -15,7 +17,7 @@ import NIOHTTP1
 /// (we never send `TE`, so a service may apply no other, and we could not decode it), a 101 (we
 /// never ask to switch protocols), or a head or trailer section over ``maxHeadBytes``.
 ///
-/// A body that arrives in one read is a slice of that read, and the field lines are kept as bytes
+/// A part of the body is a slice of the read it came in, and the field lines are kept as bytes
 /// (``ResponseFields``), so a small response costs no copy and no string.
 struct HTTP1ResponseParser {
     enum Failure: Error, Equatable {
@@ -30,6 +32,17 @@ struct HTTP1ResponseParser {
         var response: UpstreamResponse
         /// The response allowed keep-alive, and no byte followed it in the read that ended it.
         var reusable: Bool
+    }
+
+    /// What the next bytes of a response held.
+    enum Event {
+        /// The final response's head (interim ones are skipped).
+        case head(UpstreamResponseHead)
+        /// A part of the body, a slice of the bytes read.
+        case body(ByteBuffer)
+        /// The response is complete. Bytes left after it belong to no request: a connection that
+        /// received them is not reused.
+        case end
     }
 
     /// The largest head (status line and fields) or trailer section, and the longest chunk-size line.
@@ -57,11 +70,14 @@ struct HTTP1ResponseParser {
     private var carried: ByteBuffer?
     private var limit = 0
     private var bodyAllowed = true
-    private var status = HTTPResponseStatus.ok
-    private var fields = ResponseFields(HTTPHeaders())
-    private var keepAlive = true
-    private var body: ByteBuffer?
+    /// Body bytes told so far, against `limit`.
     private var bodyBytes = 0
+    /// Whether the final response's head allowed keep-alive.
+    private(set) var keepAlive = true
+
+    /// What ``parse(_:)`` gathers: the head, and the body read so far.
+    private var gatheredHead: UpstreamResponseHead?
+    private var gatheredBody: ByteBuffer?
 
     /// Readies the parser for the response to the request just sent.
     /// - Parameters:
@@ -74,21 +90,58 @@ struct HTTP1ResponseParser {
         state = .head(scanned: 0)
     }
 
-    /// Reads the next bytes from the connection.
+    /// What the next bytes of `buffer` hold; nil once it is used up and more bytes are needed (an
+    /// unfinished line is kept for the next read). Call it again while it returns an event, until
+    /// ``Event/end``.
+    /// - Throws: ``Failure``; the connection must not be used again.
+    mutating func next(_ buffer: inout ByteBuffer) throws(Failure) -> Event? {
+        if var earlier = carried.take() {
+            earlier.writeImmutableBuffer(buffer)
+            buffer = earlier
+        }
+        if let event = try advance(&buffer) { return event }
+        if buffer.readableBytes > 0 {
+            carried = buffer
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+        }
+        return nil
+    }
+
+    /// Whether the service closing the connection ends the response: one whose body runs until the
+    /// close. False when the close cut a response short.
+    mutating func closeEndsResponse() -> Bool {
+        guard case .untilClose = state else { return false }
+        state = .idle
+        return true
+    }
+
+    /// Reads the next bytes from the connection into one response.
     /// - Returns: the response once it is complete; nil while more bytes are needed.
     /// - Throws: ``Failure``; the connection must not be used again.
     mutating func parse(_ bytes: ByteBuffer) throws(Failure) -> Parsed? {
-        var buffer: ByteBuffer
-        if var earlier = carried.take() {
-            earlier.writeImmutableBuffer(bytes)
-            buffer = earlier
-        } else {
-            buffer = bytes
+        var buffer = bytes
+        while let event = try next(&buffer) {
+            switch event {
+            case .head(let head):
+                gatheredHead = head
+            case .body(let part):
+                if gatheredBody == nil {
+                    // A body split over reads is gathered in one buffer, sized for it up front up
+                    // to `maxReservedBodyBytes`, so a length that is declared but never sent costs little.
+                    if let length = gatheredHead?.contentLength, part.readableBytes < length {
+                        var body = ByteBufferAllocator().buffer(capacity: min(length, Self.maxReservedBodyBytes))
+                        body.writeImmutableBuffer(part)
+                        gatheredBody = body
+                    } else {
+                        gatheredBody = part
+                    }
+                } else {
+                    gatheredBody!.writeImmutableBuffer(part)
+                }
+            case .end:
+                return Parsed(response: gathered(), reusable: keepAlive && buffer.readableBytes == 0)
+            }
         }
-        if let response = try advance(&buffer) {
-            return Parsed(response: response, reusable: keepAlive && buffer.readableBytes == 0)
-        }
-        if buffer.readableBytes > 0 { carried = buffer }
         return nil
     }
 
@@ -96,23 +149,29 @@ struct HTTP1ResponseParser {
     /// the close (``parse(_:)`` never returns one, so such a connection is never reused). Nil when
     /// the close cut a response short.
     mutating func peerClosed() -> UpstreamResponse? {
-        guard case .untilClose = state else { return nil }
-        return finish()
+        guard closeEndsResponse() else { return nil }
+        return gathered()
+    }
+
+    private mutating func gathered() -> UpstreamResponse {
+        let head = gatheredHead.take()!
+        return UpstreamResponse(status: head.status, fields: head.fields, body: gatheredBody.take() ?? ByteBuffer())
     }
 
     // MARK: States
 
-    private mutating func advance(_ buffer: inout ByteBuffer) throws(Failure) -> UpstreamResponse? {
+    private mutating func advance(_ buffer: inout ByteBuffer) throws(Failure) -> Event? {
         while true {
             switch state {
             case .idle:
-                throw .malformed
+                guard buffer.readableBytes == 0 else { throw .malformed }
+                return nil
             case .head(let scanned):
                 guard let end = try Self.endOfSection(in: buffer, from: scanned) else {
                     state = .head(scanned: buffer.readableBytes)
                     return nil
                 }
-                try readHead(buffer.readSlice(length: end)!)
+                if let head = try readHead(buffer.readSlice(length: end)!) { return .head(head) }
             case .fixedBody(let remaining):
                 if remaining == 0 {
                     state = .complete
@@ -120,13 +179,8 @@ struct HTTP1ResponseParser {
                 }
                 guard buffer.readableBytes > 0 else { return nil }
                 let part = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
-                // A body split over reads is gathered in one buffer, sized for it up front up to
-                // `maxReservedBodyBytes`, so a length that is declared but never sent costs little.
-                if body == nil, part.readableBytes < remaining {
-                    body = ByteBufferAllocator().buffer(capacity: min(remaining, Self.maxReservedBodyBytes))
-                }
-                append(part)
                 state = .fixedBody(remaining: remaining - part.readableBytes)
+                return body(part)
             case .chunkSize(let scanned):
                 guard let end = try Self.endOfLine(in: buffer, from: scanned) else {
                     state = .chunkSize(scanned: buffer.readableBytes)
@@ -139,8 +193,8 @@ struct HTTP1ResponseParser {
             case .chunkData(let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
                 let part = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
-                append(part)
                 state = part.readableBytes == remaining ? .chunkEnd : .chunkData(remaining: remaining - part.readableBytes)
+                return body(part)
             case .chunkEnd:
                 guard buffer.readableBytes >= 2 else { return nil }
                 guard buffer.readInteger(as: UInt16.self) == UInt16(HTTP1Syntax.cr) << 8 | UInt16(HTTP1Syntax.lf) else { throw .malformed }
@@ -158,25 +212,24 @@ struct HTTP1ResponseParser {
             case .untilClose:
                 guard buffer.readableBytes > 0 else { return nil }
                 guard buffer.readableBytes <= limit - bodyBytes else { throw .bodyTooLarge }
-                append(buffer.readSlice(length: buffer.readableBytes)!)
-                return nil
+                return body(buffer.readSlice(length: buffer.readableBytes)!)
             case .complete:
-                return finish()
+                state = .idle
+                return .end
             }
         }
     }
 
-    /// Takes in a head: skips an interim response, or notes the final one and how its body is framed.
-    private mutating func readHead(_ section: ByteBuffer) throws(Failure) {
+    /// Takes in a head: skips an interim response (nil), or notes how the final one's body is framed.
+    private mutating func readHead(_ section: ByteBuffer) throws(Failure) -> UpstreamResponseHead? {
         guard let head = section.withUnsafeReadableBytes({ Head(parsing: $0) }) else { throw .malformed }
         if head.code < 200 {
             guard head.code != 101 else { throw .malformed }
             state = .head(scanned: 0)
-            return
+            return nil
         }
-        status = HTTPResponseStatus(statusCode: head.code)
-        fields = ResponseFields(lines: section.getSlice(at: section.readerIndex + head.fields.lowerBound, length: head.fields.count)!)
         keepAlive = !head.close && (head.minorVersion == 1 || head.keepAlive)
+        var contentLength: Int?
         if !bodyAllowed || head.code == 204 || head.code == 304 {
             state = .complete
         } else if head.chunked {
@@ -186,24 +239,22 @@ struct HTTP1ResponseParser {
             state = .chunkSize(scanned: 0)
         } else if let length = head.contentLength {
             guard length <= limit else { throw .bodyTooLarge }
+            contentLength = length
             state = .fixedBody(remaining: length)
         } else {
             state = .untilClose
         }
+        return UpstreamResponseHead(
+            status: HTTPResponseStatus(statusCode: head.code),
+            fields: ResponseFields(lines: section.getSlice(at: section.readerIndex + head.fields.lowerBound, length: head.fields.count)!),
+            contentLength: contentLength,
+            keepAlive: keepAlive
+        )
     }
 
-    private mutating func append(_ part: ByteBuffer) {
+    private mutating func body(_ part: ByteBuffer) -> Event {
         bodyBytes += part.readableBytes
-        if body == nil {
-            body = part
-        } else {
-            body!.writeImmutableBuffer(part)
-        }
-    }
-
-    private mutating func finish() -> UpstreamResponse {
-        state = .idle
-        return UpstreamResponse(status: status, fields: fields, body: body.take() ?? ByteBuffer())
+        return .body(part)
     }
 
     // MARK: Grammar

@@ -23,6 +23,19 @@ struct ResponseFields: Sendable {
         storage = .headers(headers)
     }
 
+    /// Calls `body` with the field lines, each ending in CRLF, each valid for
+    /// ``HTTP1Syntax/splitField(_:_:)``: the bytes they came in, or written from the headers.
+    func withLineBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch storage {
+        case .lines(let lines):
+            return lines.withUnsafeReadableBytes(body)
+        case .headers(let headers):
+            var lines = ByteBuffer()
+            for (name, value) in headers { lines.writeFieldLine(name, value) }
+            return lines.withUnsafeReadableBytes(body)
+        }
+    }
+
     /// The fields as `HTTPHeaders`, built anew from the bytes on each read: read it once and keep it.
     var headers: HTTPHeaders {
         switch storage {
@@ -41,5 +54,21 @@ struct ResponseFields: Sendable {
                 return headers
             }
         }
+    }
+}
+
+/// The head of a service's answer as the gateway's codec read it (``HTTP1ResponseParser``).
+struct UpstreamResponseHead {
+    var status: HTTPResponseStatus
+    var fields: ResponseFields
+    /// The body's length when `Content-Length` frames it; nil for a chunked body, one that runs
+    /// until the close, and an answer without a body (a HEAD's, a 204 or 304) whatever it says.
+    var contentLength: Int?
+    /// Whether the answer allows the connection to carry another request.
+    var keepAlive: Bool
+
+    /// The head as NIO spells it, its fields built from the bytes.
+    var nioHead: HTTPResponseHead {
+        HTTPResponseHead(version: .http1_1, status: status, headers: fields.headers)
     }
 }

@@ -1,23 +1,35 @@
 import NIOCore
 import NIOHTTP1
 
-/// Drives one keep-alive HTTP/1.1 connection to a service through NIO's client codec, for proxied
-/// (streaming) exchanges: one exchange at a time, then back to the pool when the response allowed
-/// keep-alive. Buffered calls have connections of their own (``BufferedConnectionHandler``).
+/// Drives one keep-alive HTTP/1.1 connection to a service for proxied (streaming) exchanges, with
+/// the gateway's own codec on the raw channel: one exchange at a time, then back to the pool when
+/// the request and the response both allowed keep-alive and no byte came after the response.
+/// Buffered calls have connections of their own (``BufferedConnectionHandler``).
+///
+/// The request head goes out as one buffer (written by the caller, or from an `HTTPRequestHead`
+/// here), a streamed request body in `Content-Length` or chunked framing as its head says; the
+/// response is read from the socket's reads as it comes (``HTTP1ResponseParser``): its head, its
+/// body in the slices it arrived in, its end.
 ///
 /// Also gates reads for streaming exchanges: while ``pauseReading`` is set, outbound `read`
 /// events are held, so a slow client slows the upstream instead of filling memory.
 /// Confined to its channel's event loop (`@unchecked Sendable` only to travel in futures completed there).
 final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @unchecked Sendable {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private var exchange: (any UpstreamExchange)?
-    private var keepAlive = true
+    private var parser = HTTP1ResponseParser()
+    /// Whether the request allowed keep-alive (it carried no `Connection: close`).
+    private var requestKeepAlive = true
     /// Whether the whole request, end included, has been written: a connection is only reused then.
     private var requestComplete = false
+    /// Whether the streamed request body goes out in chunks (its head said `Transfer-Encoding: chunked`).
+    private var chunkedBody = false
     private var context: ChannelHandlerContext?
+    /// Whether the channel is active, kept from its events.
+    private var active = false
     private var heldRead = false
     private let onReusable: (UpstreamConnectionHandler) -> Void
     private let onClosed: (UpstreamConnectionHandler) -> Void
@@ -38,7 +50,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
     func abort(_ exchange: any UpstreamExchange) {
         if self.exchange === exchange { context?.close(promise: nil) }
     }
-    var isIdle: Bool { exchange == nil && context?.channel.isActive == true }
+    var isIdle: Bool { exchange == nil && active }
 
     init(onReusable: @escaping (UpstreamConnectionHandler) -> Void, onClosed: @escaping (UpstreamConnectionHandler) -> Void) {
         self.onReusable = onReusable
@@ -50,21 +62,40 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
         onReusable: @escaping (UpstreamConnectionHandler) -> Void,
         onClosed: @escaping (UpstreamConnectionHandler) -> Void
     ) throws {
-        // Outbound header validation is off: every header we send is either built from the
-        // spec, or a template value already refused if it holds control characters, or a
-        // client header NIO's parser accepted.
-        try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
         try pipeline.addHandler(UpstreamConnectionHandler(onReusable: onReusable, onClosed: onClosed))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        active = context.channel.isActive
     }
 
     /// The context holds this handler: keeping it past removal would keep both, and the pipeline,
     /// alive after the channel is gone.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        active = false
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        active = true
+        context.fireChannelActive()
+    }
+
+    // MARK: Requests
+
+    /// Sends a request whose whole head, framing and blank line included, `head` already holds,
+    /// with no body after it.
+    /// - Parameters:
+    ///   - keepAlive: false when the head asks the service to close the connection after its answer.
+    ///   - bodyAllowed: false for a HEAD request, whose answer has no body whatever its headers say.
+    func start(_ exchange: any UpstreamExchange, head: ByteBuffer, keepAlive: Bool, bodyAllowed: Bool) {
+        guard let context else {
+            exchange.fail(.connectionClosed(service: ""))
+            return
+        }
+        begin(exchange, keepAlive: keepAlive, bodyAllowed: bodyAllowed, complete: true)
+        context.writeAndFlush(wrapOutboundOut(head), promise: nil)
     }
 
     /// Sends a request with no body on this connection.
@@ -73,53 +104,124 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
             exchange.fail(.connectionClosed(service: ""))
             return
         }
-        self.exchange = exchange
-        keepAlive = head.isKeepAlive
-        requestComplete = true
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let (bytes, keepAlive) = Self.encode(head, allocator: context.channel.allocator, streamingBody: false)
+        begin(exchange, keepAlive: keepAlive, bodyAllowed: head.method != .HEAD, complete: true)
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
     }
 
-    /// Starts a request whose body follows in parts (see ``UpstreamConnectionHandler/writeBody(_:)``).
+    /// Starts a request whose body follows in parts (see ``UpstreamConnectionHandler/writeBody(_:)``),
+    /// framed as `head` says: its `Content-Length`, else chunked.
     func startStreaming(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
+        guard let context else {
+            exchange.fail(.connectionClosed(service: ""))
+            return
+        }
+        let (bytes, keepAlive) = Self.encode(head, allocator: context.channel.allocator, streamingBody: true)
+        begin(exchange, keepAlive: keepAlive, bodyAllowed: head.method != .HEAD, complete: false)
+        chunkedBody = !head.headers.contains(name: "content-length")  // as `encode` framed it
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    private func begin(_ exchange: any UpstreamExchange, keepAlive: Bool, bodyAllowed: Bool, complete: Bool) {
         self.exchange = exchange
-        keepAlive = head.isKeepAlive
-        requestComplete = false
-        context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+        requestKeepAlive = keepAlive
+        requestComplete = complete
+        chunkedBody = false
+        parser.expect(limit: .max, bodyAllowed: bodyAllowed)
     }
 
     func writeBody(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? {
         guard let context else { return nil }
-        return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))))
+        // An empty chunk would end a chunked body.
+        guard buffer.readableBytes > 0 else { return context.eventLoop.makeSucceededVoidFuture() }
+        guard chunkedBody else { return context.writeAndFlush(wrapOutboundOut(buffer)) }
+        var size = context.channel.allocator.buffer(capacity: 18)
+        size.writeString(String(buffer.readableBytes, radix: 16))
+        size.writeStaticString("\r\n")
+        context.write(wrapOutboundOut(size), promise: nil)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        return context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "\r\n")))
     }
 
     func writeEnd() -> EventLoopFuture<Void>? {
         guard let context else { return nil }
         requestComplete = true
-        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        guard chunkedBody else { return context.eventLoop.makeSucceededVoidFuture() }
+        return context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "0\r\n\r\n")))
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            guard head.status.code >= 200 else { return }  // 1xx interim responses carry nothing for us
-            keepAlive = keepAlive && head.isKeepAlive
-            exchange?.receiveHead(head)
-        case .body(let buffer):
-            exchange?.receiveBody(buffer)
-        case .end:
-            let finished = exchange
-            exchange = nil
-            // An answer can end in the read that paused it (its last parts and its end arrive
-            // together): the pause was that exchange's, and a connection back in the pool reads.
-            pauseReading = false
-            if keepAlive && requestComplete && context.channel.isActive {
-                finished?.receiveEnd()
-                onReusable(self)
-            } else {
-                finished?.receiveEnd()
-                context.close(promise: nil)
+    /// `head` as HTTP/1.1 bytes: the request line, its fields as they are (the caller has set
+    /// `host`), and, for a request without a body that is expected to carry content (POST, PUT,
+    /// PATCH), `content-length: 0`. A streamed body's framing is the head's own.
+    /// - Returns: the bytes, and false when the head asks the service to close the connection.
+    static func encode(_ head: HTTPRequestHead, allocator: ByteBufferAllocator, streamingBody: Bool) -> (ByteBuffer, keepAlive: Bool) {
+        var size = 64 + head.method.rawValue.utf8.count + head.uri.utf8.count
+        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
+        var bytes = allocator.buffer(capacity: size)
+        bytes.writeString(head.method.rawValue)
+        bytes.writeInteger(HTTP1Syntax.space)
+        bytes.writeString(head.uri)
+        bytes.writeStaticString(" HTTP/1.1\r\n")
+        var keepAlive = true
+        var framed = false
+        for (name, value) in head.headers {
+            if HTTP1Syntax.namesEqual(name, "connection"), value.lowercased().split(separator: ",").contains(where: { $0.trimmingSpaces == "close" }) {
+                keepAlive = false
             }
+            if HTTP1Syntax.namesEqual(name, "content-length") || HTTP1Syntax.namesEqual(name, "transfer-encoding") {
+                // Only a streamed body's own framing goes out; a body-less request has none.
+                guard streamingBody else { continue }
+                framed = true
+            }
+            bytes.writeFieldLine(name, value)
+        }
+        if streamingBody, !framed {
+            bytes.writeStaticString("transfer-encoding: chunked\r\n")
+        } else if !streamingBody, head.method == .POST || head.method == .PUT || head.method == .PATCH {
+            bytes.writeStaticString("content-length: 0\r\n")
+        }
+        bytes.writeStaticString("\r\n")
+        return (bytes, keepAlive)
+    }
+
+    // MARK: Responses
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let exchange else {
+            // Nothing was asked: these bytes are left over from the last answer, or unasked for.
+            context.close(promise: nil)
+            return
+        }
+        var buffer = unwrapInboundIn(data)
+        do throws(HTTP1ResponseParser.Failure) {
+            while let event = try parser.next(&buffer) {
+                switch event {
+                case .head(let head):
+                    exchange.receiveHead(head)
+                case .body(let part):
+                    exchange.receiveBody(part)
+                case .end:
+                    self.exchange = nil
+                    // An answer can end in the read that paused it (its last parts and its end arrive
+                    // together): the pause was that exchange's, and a connection back in the pool reads.
+                    pauseReading = false
+                    // Back in the pool before the caller hears of it, so the next request the
+                    // caller sends from its completion can take this connection.
+                    if parser.keepAlive && buffer.readableBytes == 0 && requestKeepAlive && requestComplete && active {
+                        onReusable(self)
+                    } else {
+                        context.close(promise: nil)
+                    }
+                    exchange.receiveEnd()
+                    return
+                }
+                // The exchange may have given the connection up on what it was told (a retried answer).
+                guard self.exchange === exchange else { return }
+            }
+        } catch {
+            self.exchange = nil
+            exchange.fail(.malformedResponse(service: ""))
+            context.close(promise: nil)
         }
     }
 
@@ -132,9 +234,17 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        active = false
         let pending = exchange
         exchange = nil
-        pending?.fail(.connectionClosed(service: ""))
+        if let pending {
+            // A body that runs until the close is complete now; any other answer was cut short.
+            if parser.closeEndsResponse() {
+                pending.receiveEnd()
+            } else {
+                pending.fail(.connectionClosed(service: ""))
+            }
+        }
         onClosed(self)
         context.fireChannelInactive()
     }
@@ -142,7 +252,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let pending = exchange
         exchange = nil
-        pending?.fail(error is HTTPParserError ? .malformedResponse(service: "") : .connectionClosed(service: ""))
+        pending?.fail(.connectionClosed(service: ""))
         context.close(promise: nil)
     }
 }

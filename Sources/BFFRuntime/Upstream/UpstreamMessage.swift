@@ -78,6 +78,22 @@ enum HopByHop {
         }
     }
 
+    /// Whether the name at `range` of `bytes`, in any letter case, is one of ``names``.
+    static func contains(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        switch range.count {
+        case 2: HTTP1Syntax.equalsIgnoringCase(bytes, range, "te")
+        case 4: HTTP1Syntax.equalsIgnoringCase(bytes, range, "host")
+        case 7: HTTP1Syntax.equalsIgnoringCase(bytes, range, "trailer") || HTTP1Syntax.equalsIgnoringCase(bytes, range, "upgrade")
+        case 10: HTTP1Syntax.equalsIgnoringCase(bytes, range, "connection") || HTTP1Syntax.equalsIgnoringCase(bytes, range, "keep-alive")
+        case 14: HTTP1Syntax.equalsIgnoringCase(bytes, range, "content-length")
+        case 16: HTTP1Syntax.equalsIgnoringCase(bytes, range, "proxy-connection")
+        case 17: HTTP1Syntax.equalsIgnoringCase(bytes, range, "transfer-encoding")
+        case 18: HTTP1Syntax.equalsIgnoringCase(bytes, range, "proxy-authenticate")
+        case 19: HTTP1Syntax.equalsIgnoringCase(bytes, range, "proxy-authorization")
+        default: false
+        }
+    }
+
     /// The lowercased names that `Connection` field values list (other than the hop-by-hop ones,
     /// which go anyway): those fields describe the hop too.
     static func connectionNamed(_ values: some Sequence<String>) -> [String] {

@@ -54,4 +54,26 @@ struct ForwardedHeadersTests {
         #expect(v6["x-real-ip"] == ["198.51.100.7"], "an IPv4-mapped peer is its IPv4 address, as for limits")
         #expect(v6["x-forwarded-for"] == ["::ffff:198.51.100.7"])
     }
+
+    @Test("the event loop's field lines are the middleware path's headers, less the deadline header the try writes itself")
+    func fieldLinesMatchHeaders() throws {
+        let forwarding = ProxyForwarding(proxy: ProxySpec(service: "svc", path: try Template.parse("/{path.rest}", kind: .urlPath)), auth: nil, edge: EdgeSpec())
+        var fields = HTTPFields()
+        fields.append(HTTPField(name: .accept, value: "application/json"))
+        fields.append(HTTPField(name: HTTPField.Name("x-request-deadline-ms")!, value: "999999"))
+        fields.append(HTTPField(name: .connection, value: "X-Hop"))
+        fields.append(HTTPField(name: HTTPField.Name("X-Hop")!, value: "1"))
+        fields.append(HTTPField(name: HTTPField.Name("X-Trace")!, value: "abc"))
+        var lines = ByteBuffer()
+        forwarding.writeFieldLines(of: fields, peerAddress: "198.51.100.7", overTLS: false, requestID: "r1", leavingOut: "X-Request-Deadline-Ms", into: &lines)
+        var headers = forwarding.headers(of: fields, peerAddress: "198.51.100.7", overTLS: false, requestID: "r1")
+        headers.remove(name: "x-request-deadline-ms")
+        #expect(String(buffer: lines) == headers.map { "\($0.name): \($0.value)\r\n" }.joined())
+        #expect(String(buffer: lines).hasPrefix("Accept: application/json\r\nX-Trace: abc\r\nx-forwarded-for: 198.51.100.7\r\n"))
+
+        let request = LoopProxyRequest(method: .post, target: "/items?x=1", fieldLines: lines)
+        let instance = ServiceEndpoint(ServiceSpec(name: "svc", url: UpstreamURL("http://127.0.0.1:8081/base")!, location: SourceLocation(file: "test.yaml", line: 1)))
+        let head = String(buffer: request.head(for: instance, deadline: ("X-Request-Deadline-Ms", .milliseconds(250))))
+        #expect(head == "POST /base/items?x=1 HTTP/1.1\r\nhost: 127.0.0.1:8081\r\n" + String(buffer: lines) + "X-Request-Deadline-Ms: 250\r\ncontent-length: 0\r\n\r\n")
+    }
 }

@@ -266,6 +266,84 @@ struct HTTP1ResponseParserTests {
     }
 }
 
+// MARK: Streaming
+
+extension HTTP1ResponseParserTests {
+    /// What the events of one feeding told, in order: `head 200`, `body` parts joined, `end`.
+    static func streamed(_ wire: [UInt8], cuts: [Int], bodyAllowed: Bool = true, closeAtEnd: Bool = false) -> [String] {
+        var parser = HTTP1ResponseParser()
+        parser.expect(limit: .max, bodyAllowed: bodyAllowed)
+        var told: [String] = []
+        var body = ""
+        var offset = 0
+        for cut in cuts {
+            var piece = ByteBuffer(bytes: wire[offset..<(offset + cut)])
+            offset += cut
+            do {
+                while let event = try parser.next(&piece) {
+                    switch event {
+                    case .head(let head): told.append("head \(head.status.code) \(head.fields.headers.map(\.name))")
+                    case .body(let part): body += String(buffer: part)
+                    case .end:
+                        told += ["body \(body)", "end"]
+                        return told
+                    }
+                }
+            } catch {
+                return told + ["failed \(error)"]
+            }
+        }
+        if closeAtEnd, parser.closeEndsResponse() { return told + ["body \(body)", "end"] }
+        return told + ["body \(body)", "waiting"]
+    }
+
+    @Test("streamed, every feeding tells the same head, the same body and one end, as the gathered parse")
+    func streamedFeedings() {
+        let wires = [
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+            "HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
+        ]
+        for wire in wires {
+            let bytes = Array(wire.utf8)
+            let whole = Self.streamed(bytes, cuts: [bytes.count])
+            #expect(whole.last == "end", "\(whole)")
+            for cuts in Self.feedings(of: bytes.count) {
+                #expect(Self.streamed(bytes, cuts: cuts) == whole, "cuts \(cuts.prefix(8))")
+            }
+        }
+        let untilClose = Array("HTTP/1.1 200 OK\r\n\r\nuntil the end".utf8)
+        #expect(Self.streamed(untilClose, cuts: [10, untilClose.count - 10], closeAtEnd: true) == ["head 200 []", "body until the end", "end"])
+        #expect(Self.streamed(Array("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".utf8), cuts: [38], bodyAllowed: false) == ["head 200 [\"Content-Length\"]", "body ", "end"])
+    }
+
+    @Test("streamed, the head and each part are told as they arrive, parts as slices of their read")
+    func streamedAsTheyArrive() throws {
+        var parser = HTTP1ResponseParser()
+        parser.expect(limit: .max, bodyAllowed: true)
+        var first = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+        guard case .head(let head) = try parser.next(&first) else { throw TestFailure("no head") }
+        #expect(head.contentLength == 10 && head.keepAlive)
+        guard case .body(let part) = try parser.next(&first) else { throw TestFailure("no part") }
+        #expect(String(buffer: part) == "hello")
+        func storage(_ buffer: ByteBuffer) -> UnsafeMutableRawPointer {
+            buffer.withUnsafeReadableBytesWithStorageManagement { _, storage in storage.toOpaque() }
+        }
+        #expect(storage(part) == storage(first), "a part is a slice of the read, not a copy")
+        let none = try parser.next(&first)
+        #expect(none == nil, "the rest has not arrived")
+        var second = ByteBuffer(string: "world")
+        guard case .body(let rest) = try parser.next(&second), case .end = try parser.next(&second) else { throw TestFailure("no end") }
+        #expect(String(buffer: rest) == "world" && second.readableBytes == 0)
+    }
+}
+
+/// A test's own failure, for `throw`.
+private struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 extension Array {
     /// The elements, repeated without end.
     fileprivate func cycled() -> some Sequence<Element> {

@@ -20,7 +20,7 @@ struct StreamingConnectionTests {
 
     final class Exchange: UpstreamExchange {
         var ended = false
-        func receiveHead(_ head: HTTPResponseHead) {}
+        func receiveHead(_ head: UpstreamResponseHead) {}
         func receiveBody(_ buffer: ByteBuffer) {}
         func receiveEnd() { ended = true }
         func fail(_ error: UpstreamError) {}
