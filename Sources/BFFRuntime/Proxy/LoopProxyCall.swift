@@ -40,13 +40,15 @@ final class LoopProxyCall {
     private var retryTimer: Scheduled<Void>?
     private var ended = false
 
-    /// One try on one connection; callbacks of a try given up are ignored.
-    private final class Attempt: UpstreamExchange {
+    /// One try on one connection; callbacks of a try given up are ignored. Its timeout is a
+    /// deadline of the loop's queue (``LoopDeadlines``), which nearly every try beats.
+    private final class Attempt: UpstreamExchange, LoopDeadlineOwner {
         unowned let call: LoopProxyCall
         let instance: UpstreamInstance
         let timeout: Duration
         var connection: UpstreamConnectionHandler?
-        var timer: Scheduled<Void>?
+        /// Whether the try's timeout still matters: until its head arrives, or it ends otherwise.
+        var timed = false
         var headPassedOn = false
         var live = true
 
@@ -61,11 +63,31 @@ final class LoopProxyCall {
         func receiveEnd() { if live { call.receivedEnd(on: self) } }
         func fail(_ error: UpstreamError) { if live { call.failed(error, on: self) } }
 
+        func isPast(deadline tag: Int) -> Bool { !timed }
+
+        func deadlinePassed(_ tag: Int) {
+            guard timed, live else { return }
+            fail(.timeout(service: instance.endpoint.name, after: timeout))
+        }
+
+        /// Starts the timeout, on the pool's deadline queue.
+        func startTimer(in pool: UpstreamPool<UpstreamConnectionHandler>) {
+            timed = true
+            pool.deadlines.add(self, at: .now() + .nanoseconds(timeout.nanosecondsValue))
+        }
+
+        /// The timeout no longer matters.
+        func stopTimer() {
+            guard timed else { return }
+            timed = false
+            call.pool.deadlines.finished()
+        }
+
         /// Gives this try up: no callback of it counts any more, and its connection (if it still
         /// carries it) is closed, so a half-read answer is never reused.
         func abandon() {
             live = false
-            timer?.cancel()
+            stopTimer()
             connection?.abort(self)
         }
     }
@@ -125,10 +147,7 @@ final class LoopProxyCall {
         instance.started()
         let target = instance.endpoint
         let head = request.head(for: target, deadline: endpoint.deadlines.header.map { ($0, timeout) })
-        attempt.timer = eventLoop.assumeIsolated().scheduleTask(deadline: .now() + .nanoseconds(timeout.nanosecondsValue)) { [weak attempt] in
-            guard let attempt, attempt.live else { return }
-            attempt.fail(.timeout(service: target.name, after: timeout))
-        }
+        attempt.startTimer(in: pool)
         if let connection = pool.idleConnection(to: target) {
             attempt.connection = connection
             connection.start(attempt, head: head, keepAlive: true, bodyAllowed: request.method != .head)
@@ -151,7 +170,7 @@ final class LoopProxyCall {
     }
 
     private func received(_ head: UpstreamResponseHead, on attempt: Attempt) {
-        attempt.timer?.cancel()
+        attempt.stopTimer()
         attempt.instance.finished()
         let failed = head.status.code >= 500
         service.report(attempt.instance, failed: failed)

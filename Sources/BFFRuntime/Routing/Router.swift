@@ -14,6 +14,8 @@ struct Router: Sendable {
         let handler: any EndpointHandler
         /// Auth, roles and limits, checked before the handler runs.
         let admission: RouteAdmission
+        /// Its place in ``routesInOrder``, set by the router.
+        fileprivate(set) var index = 0
     }
 
     enum Match {
@@ -28,9 +30,11 @@ struct Router: Sendable {
 
     init(routes: [Route]) {
         // Literal segments win over captures: more specific routes are tried first.
-        self.routes = routes.sorted { lhs, rhs in
+        var sorted = routes.sorted { lhs, rhs in
             Self.specificity(lhs.pattern) > Self.specificity(rhs.pattern)
         }
+        for index in sorted.indices { sorted[index].index = index }
+        self.routes = sorted
     }
 
     func match(method: HTTPRequest.Method, path: IngressPath) -> Match {
@@ -47,7 +51,11 @@ struct Router: Sendable {
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
 
+    /// The captures of `segments` under `pattern`, or nil when it does not match. The literal
+    /// segments and the count are checked first, so a route that does not match costs no decoding
+    /// and no dictionary.
     private static func captures(_ pattern: RoutePattern, _ segments: [Substring]) -> [String: String]? {
+        guard mayMatch(pattern, segments) else { return nil }
         var captures: [String: String] = [:]
         var index = 0
         for segment in pattern.segments {
@@ -67,6 +75,25 @@ struct Router: Sendable {
             }
         }
         return index == segments.count ? captures : nil
+    }
+
+    /// Whether `segments` has the literals of `pattern` where it has them, and as many segments
+    /// (any number from the rest capture's place on).
+    private static func mayMatch(_ pattern: RoutePattern, _ segments: [Substring]) -> Bool {
+        var index = 0
+        for segment in pattern.segments {
+            switch segment {
+            case .literal(let literal):
+                guard index < segments.count, segments[index] == literal else { return false }
+                index += 1
+            case .capture:
+                guard index < segments.count else { return false }
+                index += 1
+            case .rest:
+                return true
+            }
+        }
+        return index == segments.count
     }
 
     private static func specificity(_ pattern: RoutePattern) -> Int {

@@ -20,7 +20,7 @@ import Prometheus
 /// it). Aggregations take GETs; proxies take any method but CONNECT, without `Upgrade` and other
 /// than a CORS preflight. Everything else goes through Hummingbird and the
 /// middleware, with the same results.
-struct FastAggregations: Sendable {
+final class FastAggregations: Sendable {
     let router: Router
     let accessLog: LogLineSink?
     let metrics: BFFMetrics?
@@ -39,6 +39,9 @@ struct FastAggregations: Sendable {
     /// The endpoint for each path that is exactly a qualifying route's literal path, worked out at
     /// start-up by the same matching (``endpoint(at:)``), so those requests are not routed again.
     private let literalPaths: [Substring: (AggregateEndpoint, RouteAdmission)]
+    /// How each route answers here (by ``Router/Route/index``), nil for a route that never does:
+    /// worked out once, so a request costs no cast of the route's handler.
+    private let answers: [Answer?]
 
     init(router: Router, spec: ClientSpec, accessLog: LogLineSink?, metrics: BFFMetrics?, tracer: RequestTracer? = nil, logger: Logger) {
         self.router = router
@@ -51,6 +54,12 @@ struct FastAggregations: Sendable {
         hsts = SecurityHeadersMiddleware.hsts(spec.edge.headers)
         htmlCSP = spec.edge.headers.htmlCSP
         literalPaths = Self.literalPaths(of: router)
+        let proxiesQualify = tracer == nil
+        answers = router.routesInOrder.map { route in
+            if let endpoint = Self.endpoint(of: route) { return .aggregate(endpoint) }
+            if proxiesQualify, let proxy = Self.proxy(of: route) { return .proxy(proxy) }
+            return nil
+        }
     }
 
     private static func literalPaths(of router: Router) -> [Substring: (AggregateEndpoint, RouteAdmission)] {
@@ -71,7 +80,7 @@ struct FastAggregations: Sendable {
     }
 
     /// Whether any route could ever be answered here (else the handler is not installed).
-    var isEmpty: Bool { !router.routesInOrder.contains { Self.endpoint(of: $0) != nil || proxy(of: $0) != nil } }
+    var isEmpty: Bool { !answers.contains { $0 != nil } }
 
     /// How a matched route answers.
     enum Answer {
@@ -106,19 +115,22 @@ struct FastAggregations: Sendable {
         guard let ingress = try? IngressPath(path), !ingress.isOperational,
             case .found(let route, let captures) = router.match(method: request.method, path: ingress)
         else { return nil }
-        if request.method == .get, let endpoint = Self.endpoint(of: route) {
+        switch answers[route.index] {
+        case .aggregate(let endpoint) where request.method == .get:
             return Match(answer: .aggregate(endpoint), admission: route.admission, captures: captures, path: path, query: query)
+        case .proxy(let proxy):
+            guard request.method != .connect, request.headerFields[.upgrade] == nil,
+                !(cors != nil && request.method == .options && request.headerFields[.origin] != nil && request.headerFields[.accessControlRequestMethod] != nil)
+            else { return nil }
+            return Match(answer: .proxy(proxy), admission: route.admission, captures: captures, path: path, query: query)
+        default:
+            return nil
         }
-        guard request.method != .connect, request.headerFields[.upgrade] == nil,
-            !(cors != nil && request.method == .options && request.headerFields[.origin] != nil && request.headerFields[.accessControlRequestMethod] != nil),
-            let proxy = proxy(of: route)
-        else { return nil }
-        return Match(answer: .proxy(proxy), admission: route.admission, captures: captures, path: path, query: query)
     }
 
-    /// The proxy endpoint of `route` when it may answer here.
-    private func proxy(of route: Router.Route) -> ProxyEndpoint? {
-        guard tracer == nil, let proxy = route.handler as? ProxyEndpoint, route.admission.decidesOnLoop,
+    /// The proxy endpoint of `route` when it may answer here (and the spec has no `tracing:`).
+    private static func proxy(of route: Router.Route) -> ProxyEndpoint? {
+        guard let proxy = route.handler as? ProxyEndpoint, route.admission.decidesOnLoop,
             proxy.service.instances.allSatisfy({ !$0.endpoint.isTLS })
         else { return nil }
         return proxy
@@ -212,6 +224,9 @@ final class FastAggregationHandler: ChannelDuplexHandler, RemovableChannelHandle
         var proxyStatus = HTTPResponse.Status.ok
         var chunked = false
         var bodiless = false
+        /// The answer's head, held until its first body part or its end so that a small answer
+        /// goes to the socket as one buffer.
+        var heldHead: ByteBuffer?
 
         /// The route pattern, for logs and metrics.
         var route: String {
@@ -634,9 +649,12 @@ extension FastAggregationHandler: LoopProxySink {
             bytes.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
         bytes.writeStaticString("\r\n")
-        // Flushed with the first part of the body, or the end.
-        headGuard.writeResponseBytes(bytes, flush: false)
+        // Written with the first part of the body, or the end.
+        exchange.heldHead = bytes
     }
+
+    /// Parts of a body up to this size go out in the same buffer as the head held before them.
+    private static let coalescedBodyBytes = 16 * 1024
 
     /// What passing a service's fields on found in them.
     private struct PassedOnFields {
@@ -700,12 +718,20 @@ extension FastAggregationHandler: LoopProxySink {
     func proxyBody(_ buffer: ByteBuffer) {
         guard let exchange = current, !exchange.bodiless, buffer.readableBytes > 0 else { return }
         if exchange.chunked {
-            var size = allocator.buffer(capacity: 18)
+            var size = exchange.heldHead.take() ?? allocator.buffer(capacity: 18)
             size.writeString(String(buffer.readableBytes, radix: 16))
             size.writeStaticString("\r\n")
             headGuard.writeResponseBytes(size, flush: false)
             headGuard.writeResponseBytes(buffer, flush: false)
             headGuard.writeResponseBytes(ByteBuffer(staticString: "\r\n"), flush: true)
+        } else if var head = exchange.heldHead.take() {
+            if buffer.readableBytes <= Self.coalescedBodyBytes {
+                head.writeImmutableBuffer(buffer)
+                headGuard.writeResponseBytes(head, flush: true)
+            } else {
+                headGuard.writeResponseBytes(head, flush: false)
+                headGuard.writeResponseBytes(buffer, flush: true)
+            }
         } else {
             headGuard.writeResponseBytes(buffer, flush: true)
         }
@@ -715,7 +741,12 @@ extension FastAggregationHandler: LoopProxySink {
     func proxyEnd() {
         guard let exchange = current, let context else { return }
         exchange.proxy = nil
-        headGuard.writeResponseBytes(exchange.chunked ? ByteBuffer(staticString: "0\r\n\r\n") : ByteBuffer(), flush: true)
+        if var last = exchange.heldHead.take() {
+            if exchange.chunked { last.writeStaticString("0\r\n\r\n") }
+            headGuard.writeResponseBytes(last, flush: true)
+        } else if exchange.chunked {
+            headGuard.writeResponseBytes(ByteBuffer(staticString: "0\r\n\r\n"), flush: true)
+        }
         headGuard.endStreamedResponse()
         ended(exchange, status: exchange.proxyStatus, requestID: exchange.requestID, names: [], outcomes: [], closing: isClosing(exchange), context: context)
     }
