@@ -90,6 +90,23 @@ enum HTTP1Syntax {
         return true
     }
 
+    /// Calls `field` with the name and value of each field line in `range` that
+    /// ``forEachField(_:_:_:)`` has accepted before: the lines are only split, not checked again.
+    static func forEachCheckedField(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ field: (Range<Int>, Range<Int>) -> Void) {
+        var start = range.lowerBound
+        while start < range.upperBound, let end = firstIndex(of: lf, in: bytes, start..<range.upperBound) {
+            let line = start..<(end - 1)
+            if let colon = firstIndex(of: UInt8(ascii: ":"), in: bytes, line) {
+                var valueStart = colon + 1
+                var valueEnd = line.upperBound
+                while valueStart < valueEnd, isWhitespace(bytes[valueStart]) { valueStart += 1 }
+                while valueEnd > valueStart, isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+                field(line.lowerBound..<colon, valueStart..<valueEnd)
+            }
+            start = end + 1
+        }
+    }
+
     /// Whether the bytes at `range` spell `lowercased`, ignoring ASCII case.
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercased: StaticString) -> Bool {
         guard range.count == lowercased.utf8CodeUnitCount else { return false }

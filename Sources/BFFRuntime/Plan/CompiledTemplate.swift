@@ -95,7 +95,7 @@ struct CompiledTemplate: Sendable {
         }
         if variable.placement == .pathSegment {
             if case .path(let name) = variable.source, name == restCapture {
-                for segment in value.split(separator: "/", omittingEmptySubsequences: false) where Self.isUnsafeSegment(segment) {
+                if Self.hasUnsafeSegment(value) {
                     throw .badInput(variable: variable.text, reason: "has an empty or dot segment")
                 }
             } else if Self.isUnsafeSegment(value) {
@@ -112,6 +112,24 @@ struct CompiledTemplate: Sendable {
     /// Header values may not carry control characters (CR/LF would start a new header).
     static func isSafeHeaderValue(_ value: String) -> Bool {
         value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
+    }
+
+    /// Whether any `/`-separated segment of `value` is empty, `.` or `..` (split on the bytes:
+    /// `/` and `.` are ASCII, so a segment is one exactly when its characters are).
+    static func hasUnsafeSegment(_ value: String) -> Bool {
+        var length = 0
+        var onlyDots = true
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if length == 0 || (onlyDots && length <= 2) { return true }
+                length = 0
+                onlyDots = true
+            } else {
+                length += 1
+                if byte != UInt8(ascii: ".") { onlyDots = false }
+            }
+        }
+        return length == 0 || (onlyDots && length <= 2)
     }
 
     /// Values that would change the meaning of a path once substituted: empty, `.` and `..`.

@@ -255,18 +255,24 @@ struct LoopProxyRequest {
     /// base path, its `host`, the field lines, the try's deadline header when the spec names one,
     /// and `content-length: 0` for a method expected to carry content (RFC 9110 section 8.6).
     func head(for instance: ServiceEndpoint, deadline: (header: String, timeout: Duration)?) -> ByteBuffer {
-        var bytes = ByteBufferAllocator().buffer(capacity: fieldLines.readableBytes + target.utf8.count + instance.basePath.utf8.count + instance.hostHeader.utf8.count + 96)
-        bytes.writeString(method.rawValue)
-        bytes.writeInteger(HTTP1Syntax.space)
-        bytes.writeString(instance.basePath)
-        bytes.writeString(target)
-        bytes.writeStaticString(" HTTP/1.1\r\nhost: ")
-        bytes.writeString(instance.hostHeader)
-        bytes.writeStaticString("\r\n")
-        bytes.writeImmutableBuffer(fieldLines)
-        if let deadline { bytes.writeFieldLine(deadline.header, String(deadline.timeout.milliseconds)) }
-        if method == .post || method == .put || method == .patch { bytes.writeStaticString("content-length: 0\r\n") }
-        bytes.writeStaticString("\r\n")
+        let milliseconds = deadline.map { String($0.timeout.milliseconds) }
+        let expected = fieldLines.readableBytes + target.utf8.count + instance.basePath.utf8.count + instance.hostHeader.utf8.count
+            + (deadline?.header.utf8.count ?? 0) + (milliseconds?.utf8.count ?? 0) + 96
+        var bytes = ByteBufferAllocator().buffer(capacity: expected)
+        func write(to sink: inout some ByteSink) {
+            sink.write(method.rawValue)
+            sink.write(byte: HTTP1Syntax.space)
+            sink.write(instance.basePath)
+            sink.write(target)
+            sink.write(" HTTP/1.1\r\nhost: ")
+            sink.write(instance.hostHeader)
+            sink.write("\r\n")
+            sink.write(fieldLines)
+            if let deadline, let milliseconds { sink.writeFieldLine(deadline.header, milliseconds) }
+            if method == .post || method == .put || method == .patch { sink.write("content-length: 0\r\n") }
+            sink.write("\r\n")
+        }
+        bytes.writeDirect(expecting: expected, { write(to: &$0) }, orElse: { write(to: &$0) })
         return bytes
     }
 }

@@ -44,7 +44,14 @@ struct ProxyForwarding: Sendable {
     /// own values are an address, a scheme and a request id of printable ASCII).
     /// - Parameter leavingOut: a field the caller writes itself (the deadline header), left out in any letter case.
     func writeFieldLines(of fields: HTTPFields, peerAddress: String?, overTLS: Bool, requestID: String, leavingOut: String?, into bytes: inout ByteBuffer) {
-        forEachField(of: fields, peerAddress: peerAddress, overTLS: overTLS, requestID: requestID, leavingOut: leavingOut) { bytes.writeFieldLine($0, $1) }
+        // Room for every client field and the gateway's own four; should that not do, the buffer's
+        // own writes take over.
+        var expected = 160 + requestID.utf8.count + 2 * (peerAddress?.utf8.count ?? 0)
+        for field in fields { expected += field.name.rawName.utf8.count + field.value.utf8.count + 4 }
+        func write(to sink: inout some ByteSink) {
+            forEachField(of: fields, peerAddress: peerAddress, overTLS: overTLS, requestID: requestID, leavingOut: leavingOut) { sink.writeFieldLine($0, $1) }
+        }
+        bytes.writeDirect(expecting: expected, { write(to: &$0) }, orElse: { write(to: &$0) })
     }
 
     /// One pass over the fields, for both paths: hop-by-hop ones, those `Connection` names, the

@@ -15,21 +15,30 @@ struct IngressPath {
     }
 
     init(_ path: Substring) throws(Rejection) {
-        guard path.first == "/" else { throw .notAbsolute }
+        let utf8 = path.utf8
+        guard utf8.first == UInt8(ascii: "/") else { throw .notAbsolute }
         var segments: [Substring] = []
-        for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if segment.contains("%") {
-                guard let decoded = PercentEncoding.decode(segment) else { throw .badEscape }
-                if decoded.contains("/") || decoded.contains("\\") { throw .encodedSlash }
-                if decoded.contains("\0") { throw .badEscape }
-                if decoded == "." || decoded == ".." { throw .encodedDotSegment }
-            } else if segment == "." {
-                continue
-            } else if segment == ".." {
-                _ = segments.popLast()
-                continue
+        // Split on the bytes: `/` is ASCII, so every cut falls on a character boundary.
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
+            if start < end {
+                let segment = path[start..<end]
+                let bytes = segment.utf8
+                if bytes.contains(UInt8(ascii: "%")) {
+                    guard let decoded = PercentEncoding.decode(segment) else { throw .badEscape }
+                    if decoded.contains("/") || decoded.contains("\\") { throw .encodedSlash }
+                    if decoded.contains("\0") { throw .badEscape }
+                    if decoded == "." || decoded == ".." { throw .encodedDotSegment }
+                } else if bytes.count <= 2, bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) {
+                    // "." stays where it is; ".." goes up one.
+                    if bytes.count == 2 { _ = segments.popLast() }
+                    start = end
+                    continue
+                }
+                segments.append(segment)
             }
-            segments.append(segment)
+            start = end < utf8.endIndex ? utf8.index(after: end) : end
         }
         self.segments = segments
     }

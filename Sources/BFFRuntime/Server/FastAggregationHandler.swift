@@ -667,20 +667,27 @@ extension FastAggregationHandler: LoopProxySink {
     /// Writes the service's field lines that the client gets, in any letter case and without a
     /// string: hop-by-hop ones and those its `Connection` names are left out, and so are the ones
     /// the gateway sets or removes itself, as the middleware path does. The parser has checked
-    /// each name and value, so each is written as it came.
+    /// each name and value, so the lines are only split, and each is written as it came.
     private static func writePassedOnFields(
         _ lines: UnsafeRawBufferPointer, replacingHSTS: Bool, cors: [(HTTPField.Name, String)], to bytes: inout ByteBuffer
     ) -> PassedOnFields {
         let all = 0..<lines.count
+        // `Connection` values that name more than the hop-by-hop fields (a service's usual
+        // `keep-alive` names nothing else to drop).
         var connectionValues: [Range<Int>] = []
         var length: Int?
         var contentTypeSeen = false
         var html = false
         var hasCSP = false
-        _ = HTTP1Syntax.forEachField(lines, all) { name, value in
+        HTTP1Syntax.forEachCheckedField(lines, all) { name, value in
             switch name.count {
             case 10 where HTTP1Syntax.equalsIgnoringCase(lines, name, "connection"):
-                connectionValues.append(value)
+                var namesOthers = false
+                HTTP1Syntax.forEachListElement(lines, value) { element in
+                    namesOthers = !HopByHop.contains(lines, element)
+                    return !namesOthers
+                }
+                if namesOthers { connectionValues.append(value) }
             case 12 where !contentTypeSeen && HTTP1Syntax.equalsIgnoringCase(lines, name, "content-type"):
                 contentTypeSeen = true
                 html = value.count >= 9 && HTTP1Syntax.equalsIgnoringCase(lines, value.lowerBound..<(value.lowerBound + 9), "text/html")
@@ -691,26 +698,24 @@ extension FastAggregationHandler: LoopProxySink {
             default:
                 break
             }
-            return true
         }
-        _ = HTTP1Syntax.forEachField(lines, all) { name, value in
-            if HopByHop.contains(lines, name) { return true }
+        HTTP1Syntax.forEachCheckedField(lines, all) { name, value in
+            if HopByHop.contains(lines, name) { return }
             switch name.count {
-            case 4 where HTTP1Syntax.equalsIgnoringCase(lines, name, "date"): return true
-            case 6 where HTTP1Syntax.equalsIgnoringCase(lines, name, "server"): return true
+            case 4 where HTTP1Syntax.equalsIgnoringCase(lines, name, "date"): return
+            case 6 where HTTP1Syntax.equalsIgnoringCase(lines, name, "server"): return
             case 12 where HTTP1Syntax.equalsIgnoringCase(lines, name, "x-request-id") || HTTP1Syntax.equalsIgnoringCase(lines, name, "x-powered-by"):
-                return true
-            case 22 where HTTP1Syntax.equalsIgnoringCase(lines, name, "x-content-type-options"): return true
-            case 25 where replacingHSTS && HTTP1Syntax.equalsIgnoringCase(lines, name, "strict-transport-security"): return true
+                return
+            case 22 where HTTP1Syntax.equalsIgnoringCase(lines, name, "x-content-type-options"): return
+            case 25 where replacingHSTS && HTTP1Syntax.equalsIgnoringCase(lines, name, "strict-transport-security"): return
             default: break
             }
-            if !connectionValues.isEmpty, connectionValues.contains(where: { HTTP1Syntax.listContains(lines, $0, element: name) }) { return true }
-            if !cors.isEmpty, cors.contains(where: { HTTP1Syntax.equalsIgnoringCase(lines, name, lowercased: $0.0.canonicalName) }) { return true }
+            if !connectionValues.isEmpty, connectionValues.contains(where: { HTTP1Syntax.listContains(lines, $0, element: name) }) { return }
+            if !cors.isEmpty, cors.contains(where: { HTTP1Syntax.equalsIgnoringCase(lines, name, lowercased: $0.0.canonicalName) }) { return }
             bytes.writeBytes(UnsafeRawBufferPointer(rebasing: lines[name]))
             bytes.writeStaticString(": ")
             bytes.writeBytes(UnsafeRawBufferPointer(rebasing: lines[value]))
             bytes.writeStaticString("\r\n")
-            return true
         }
         return PassedOnFields(declaredLength: length, htmlWithoutCSP: html && !hasCSP)
     }

@@ -30,8 +30,17 @@ struct ResponseFields: Sendable {
         case .lines(let lines):
             return lines.withUnsafeReadableBytes(body)
         case .headers(let headers):
+            // Only lines the parser would have accepted, so callers may rely on it either way.
             var lines = ByteBuffer()
-            for (name, value) in headers { lines.writeFieldLine(name, value) }
+            for (name, value) in headers {
+                let start = lines.writerIndex
+                lines.writeFieldLine(name, value)
+                let valid = lines.withUnsafeReadableBytes { bytes in
+                    let line = (start - lines.readerIndex)..<(bytes.count - 2)
+                    return HTTP1Syntax.splitField(bytes, line).map { $0.value.count == value.utf8.count } ?? false
+                }
+                if !valid { lines.moveWriterIndex(to: start) }
+            }
             return lines.withUnsafeReadableBytes(body)
         }
     }
