@@ -23,8 +23,8 @@ protocol PooledConnection: ChannelHandler, Sendable {
 /// Keep-alive connections of one kind (``BufferedConnectionHandler`` for buffered calls,
 /// ``UpstreamConnectionHandler`` for proxied ones) on one event loop, per destination.
 ///
-/// The two kinds speak different codecs on the same socket type, so each has a pool of its own
-/// and one is never handed the other. Confined to its event loop: fan-out calls made from a
+/// The two kinds read their answers differently (gathered whole, or streamed) on the same socket
+/// type, so each has a pool of its own and one is never handed the other. Confined to its event loop: fan-out calls made from a
 /// request on that loop reuse its connections without locks or thread hops. It is
 /// `@unchecked Sendable` only so NIO callbacks that run on that same loop can hold it.
 final class UpstreamPool<Connection: PooledConnection>: @unchecked Sendable {

@@ -13,7 +13,7 @@ import NIOHTTP1
 public final class UpstreamTransport: Sendable {
     /// Per event loop, connections for buffered calls, on the gateway's own codec.
     private let bufferedPools: [ObjectIdentifier: UpstreamPool<BufferedConnectionHandler>]
-    /// Per event loop, connections for proxied calls, on NIO's codec (streamed bodies, read backpressure).
+    /// Per event loop, connections for proxied calls (streamed bodies, read backpressure).
     private let streamingPools: [ObjectIdentifier: UpstreamPool<UpstreamConnectionHandler>]
     private let group: any EventLoopGroup
     let tls: TLSUpstream
