@@ -201,18 +201,25 @@ enum HTTP1Syntax {
     static func leadingDecimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
         var number: Int?
         forEachListElement(bytes, range) { element in
-            var value = 0
-            for byte in bytes[element] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
-                let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
-                guard !overflow else { return false }
-                let (sum, carry) = shifted.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
-                guard !carry else { return false }
-                value = sum
-            }
-            number = value
+            number = decimal(bytes, element)
             return false
         }
         return number
+    }
+
+    /// The number that the bytes at `range` spell in decimal digits (`1*DIGIT`); nil when they are
+    /// empty, hold anything else or spell a number too large for an `Int`.
+    static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty else { return nil }
+        var value = 0
+        for byte in bytes[range] {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            let (sum, carry) = shifted.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            guard !carry else { return nil }
+            value = sum
+        }
+        return value
     }
 }

@@ -357,7 +357,7 @@ struct HTTP1ResponseParser {
                 var seen = false
                 HTTP1Syntax.forEachListElement(bytes, value) { element in
                     seen = true
-                    guard let length = Self.decimal(bytes, element), contentLength == nil || contentLength == length else {
+                    guard let length = HTTP1Syntax.decimal(bytes, element), contentLength == nil || contentLength == length else {
                         valid = false
                         return false
                     }
@@ -387,19 +387,6 @@ struct HTTP1ResponseParser {
                 }
             }
             return true
-        }
-
-        private static func decimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
-                guard !overflow else { return nil }
-                let (sum, carry) = shifted.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
-                guard !carry else { return nil }
-                value = sum
-            }
-            return value
         }
     }
 }
