@@ -251,26 +251,18 @@ struct LoopProxyRequest {
     /// Field lines, each ending in CRLF; none of them `host`, framing or the deadline header.
     let fieldLines: ByteBuffer
 
-    /// The head of one try to `instance`, as HTTP/1.1 bytes: the request line with the instance's
-    /// base path, its `host`, the field lines, the try's deadline header when the spec names one,
-    /// and `content-length: 0` for a method expected to carry content (RFC 9110 section 8.6).
+    /// The head of one try to `instance`, as HTTP/1.1 bytes (``ByteSink/writeRequestHead(method:target:to:framing:fields:)``):
+    /// the field lines, then the try's deadline header when the spec names one.
     func head(for instance: ServiceEndpoint, deadline: (header: String, timeout: Duration)?) -> ByteBuffer {
         let milliseconds = deadline.map { String($0.timeout.milliseconds) }
         let expected = fieldLines.readableBytes + target.utf8.count + instance.basePath.utf8.count + instance.hostHeader.utf8.count
             + (deadline?.header.utf8.count ?? 0) + (milliseconds?.utf8.count ?? 0) + 96
         var bytes = ByteBufferAllocator().buffer(capacity: expected)
         func write(to sink: inout some ByteSink) {
-            sink.write(method.rawValue)
-            sink.write(byte: HTTP1Syntax.space)
-            sink.write(instance.basePath)
-            sink.write(target)
-            sink.write(" HTTP/1.1\r\nhost: ")
-            sink.write(instance.hostHeader)
-            sink.write("\r\n")
-            sink.write(fieldLines)
-            if let deadline, let milliseconds { sink.writeFieldLine(deadline.header, milliseconds) }
-            if method == .post || method == .put || method == .patch { sink.write("content-length: 0\r\n") }
-            sink.write("\r\n")
+            sink.writeRequestHead(method: method.rawValue, target: target, to: instance, framing: .none) { sink in
+                sink.write(fieldLines)
+                if let deadline, let milliseconds { sink.writeFieldLine(deadline.header, milliseconds) }
+            }
         }
         bytes.writeDirect(expecting: expected, { write(to: &$0) }, orElse: { write(to: &$0) })
         return bytes

@@ -35,20 +35,19 @@ extension UpstreamTransport {
                 let connection = try await eventLoop.flatSubmit {
                     self.streamingPool(on: eventLoop).acquire(service, connectDeadline: connectDeadline)
                 }.get()
+                let declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
                 try await eventLoop.submit {
                     exchange.connection = connection
-                    var head = head
-                    head.headers.replaceOrAdd(name: "host", value: service.hostHeader)
-                    head.uri = service.basePath + head.uri
+                    // The service's host and base path, and the framing, are written with the head.
+                    let request = UpstreamRequest(method: head.method, target: head.uri, headers: head.headers)
                     if body == nil {
-                        connection.start(exchange, head: head)
+                        connection.start(exchange, request: request, service: service)
                         exchange.armHeadTimeout(deadline: .now() + .nanoseconds(headTimeout.nanosecondsValue), budget: headTimeout, on: eventLoop)
                     } else {
-                        connection.startStreaming(exchange, head: head)
+                        connection.start(exchange, request: request, service: service, framing: declaredLength.map { .length($0) } ?? .chunked)
                     }
                 }.get()
                 if let body {
-                    let declaredLength = head.headers.first(name: "content-length").flatMap(Int.init)
                     upload.start {
                         try await Self.upload(
                             body, declaredLength: declaredLength, over: connection, exchange: exchange, headTimeout: headTimeout, service: service,

@@ -6,8 +6,8 @@ import NIOHTTP1
 /// the request and the response both allowed keep-alive and no byte came after the response.
 /// Buffered calls have connections of their own (``BufferedConnectionHandler``).
 ///
-/// The request head goes out as one buffer (written by the caller, or from an `HTTPRequestHead`
-/// here), a streamed request body in `Content-Length` or chunked framing as its head says; the
+/// The request head goes out as one buffer (written by the caller, or from an ``UpstreamRequest``
+/// as buffered calls write theirs), a streamed request body in the framing it was started with; the
 /// response is read from the socket's reads as it comes (``HTTP1ResponseParser``): its head, its
 /// body in the slices it arrived in, its end.
 ///
@@ -25,7 +25,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
     private var requestKeepAlive = true
     /// Whether the whole request, end included, has been written: a connection is only reused then.
     private var requestComplete = false
-    /// Whether the streamed request body goes out in chunks (its head said `Transfer-Encoding: chunked`).
+    /// Whether the streamed request body goes out in chunks (``UpstreamBodyFraming/chunked``).
     private var chunkedBody = false
     private var context: ChannelHandlerContext?
     /// Whether the channel is active, kept from its events.
@@ -94,39 +94,31 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
             exchange.fail(.connectionClosed(service: ""))
             return
         }
-        begin(exchange, keepAlive: keepAlive, bodyAllowed: bodyAllowed, complete: true)
+        begin(exchange, keepAlive: keepAlive, bodyAllowed: bodyAllowed, framing: .none)
         context.writeAndFlush(wrapOutboundOut(head), promise: nil)
     }
 
-    /// Sends a request with no body on this connection.
-    func start(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
+    /// Sends `request` to `service`, its head written as buffered calls write theirs; a body
+    /// (any `framing` but `.none`) follows in parts (``UpstreamConnectionHandler/writeBody(_:)``).
+    func start(_ exchange: any UpstreamExchange, request: UpstreamRequest, service: ServiceEndpoint, framing: UpstreamBodyFraming = .none) {
         guard let context else {
             exchange.fail(.connectionClosed(service: ""))
             return
         }
-        let (bytes, keepAlive) = Self.encode(head, allocator: context.channel.allocator, streamingBody: false)
-        begin(exchange, keepAlive: keepAlive, bodyAllowed: head.method != .HEAD, complete: true)
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        var head = context.channel.allocator.buffer(capacity: 512)
+        let keepAlive = request.writeHead(for: service, framing: framing, into: &head)
+        begin(exchange, keepAlive: keepAlive, bodyAllowed: request.method != .HEAD, framing: framing)
+        context.writeAndFlush(wrapOutboundOut(head), promise: nil)
     }
 
-    /// Starts a request whose body follows in parts (see ``UpstreamConnectionHandler/writeBody(_:)``),
-    /// framed as `head` says: its `Content-Length`, else chunked.
-    func startStreaming(_ exchange: any UpstreamExchange, head: HTTPRequestHead) {
-        guard let context else {
-            exchange.fail(.connectionClosed(service: ""))
-            return
-        }
-        let (bytes, keepAlive) = Self.encode(head, allocator: context.channel.allocator, streamingBody: true)
-        begin(exchange, keepAlive: keepAlive, bodyAllowed: head.method != .HEAD, complete: false)
-        chunkedBody = !head.headers.contains(name: "content-length")  // as `encode` framed it
-        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-    }
-
-    private func begin(_ exchange: any UpstreamExchange, keepAlive: Bool, bodyAllowed: Bool, complete: Bool) {
+    private func begin(_ exchange: any UpstreamExchange, keepAlive: Bool, bodyAllowed: Bool, framing: UpstreamBodyFraming) {
         self.exchange = exchange
         requestKeepAlive = keepAlive
-        requestComplete = complete
-        chunkedBody = false
+        switch framing {
+        case .none: (requestComplete, chunkedBody) = (true, false)
+        case .length: (requestComplete, chunkedBody) = (false, false)
+        case .chunked: (requestComplete, chunkedBody) = (false, true)
+        }
         parser.expect(limit: .max, bodyAllowed: bodyAllowed)
     }
 
@@ -148,40 +140,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, PooledConnection, @
         requestComplete = true
         guard chunkedBody else { return context.eventLoop.makeSucceededVoidFuture() }
         return context.writeAndFlush(wrapOutboundOut(ByteBuffer(staticString: "0\r\n\r\n")))
-    }
-
-    /// `head` as HTTP/1.1 bytes: the request line, its fields as they are (the caller has set
-    /// `host`), and, for a request without a body that is expected to carry content (POST, PUT,
-    /// PATCH), `content-length: 0`. A streamed body's framing is the head's own.
-    /// - Returns: the bytes, and false when the head asks the service to close the connection.
-    static func encode(_ head: HTTPRequestHead, allocator: ByteBufferAllocator, streamingBody: Bool) -> (ByteBuffer, keepAlive: Bool) {
-        var size = 64 + head.method.rawValue.utf8.count + head.uri.utf8.count
-        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
-        var bytes = allocator.buffer(capacity: size)
-        bytes.writeString(head.method.rawValue)
-        bytes.writeInteger(HTTP1Syntax.space)
-        bytes.writeString(head.uri)
-        bytes.writeStaticString(" HTTP/1.1\r\n")
-        var keepAlive = true
-        var framed = false
-        for (name, value) in head.headers {
-            if HTTP1Syntax.namesEqual(name, "connection"), value.lowercased().split(separator: ",").contains(where: { $0.trimmingSpaces == "close" }) {
-                keepAlive = false
-            }
-            if HTTP1Syntax.namesEqual(name, "content-length") || HTTP1Syntax.namesEqual(name, "transfer-encoding") {
-                // Only a streamed body's own framing goes out; a body-less request has none.
-                guard streamingBody else { continue }
-                framed = true
-            }
-            bytes.writeFieldLine(name, value)
-        }
-        if streamingBody, !framed {
-            bytes.writeStaticString("transfer-encoding: chunked\r\n")
-        } else if !streamingBody, head.method == .POST || head.method == .PUT || head.method == .PATCH {
-            bytes.writeStaticString("content-length: 0\r\n")
-        }
-        bytes.writeStaticString("\r\n")
-        return (bytes, keepAlive)
     }
 
     // MARK: Responses

@@ -22,11 +22,16 @@ extension UpstreamRequest {
     /// - Parameter bodyLength: the size of the complete body written after the head, if any.
     /// - Returns: false when the request asks the service to close the connection after its answer.
     func writeHead(for service: ServiceEndpoint, bodyLength: Int?, into buffer: inout ByteBuffer) -> Bool {
+        writeHead(for: service, framing: bodyLength.map { .length($0) } ?? .none, into: &buffer)
+    }
+
+    /// The same, with the body's framing said outright: a streamed body of known length, or chunks.
+    func writeHead(for service: ServiceEndpoint, framing: UpstreamBodyFraming, into buffer: inout ByteBuffer) -> Bool {
         var keepAlive = true
         buffer.writeDirect(
             expecting: expectedHeadSize(for: service),
-            { keepAlive = writeHead(for: service, bodyLength: bodyLength, to: &$0) },
-            orElse: { keepAlive = writeHead(for: service, bodyLength: bodyLength, to: &$0) }
+            { keepAlive = writeHead(for: service, framing: framing, to: &$0) },
+            orElse: { keepAlive = writeHead(for: service, framing: framing, to: &$0) }
         )
         return keepAlive
     }
@@ -39,36 +44,26 @@ extension UpstreamRequest {
         return size
     }
 
-    private func writeHead(for service: ServiceEndpoint, bodyLength: Int?, to buffer: inout some ByteSink) -> Bool {
-        buffer.write(method.rawValue)
-        buffer.write(byte: HTTP1Syntax.space)
-        buffer.write(service.basePath)
-        buffer.write(target)
-        buffer.write(" HTTP/1.1\r\n")
-        buffer.writeFieldLine("host", service.hostHeader)
+    private func writeHead(for service: ServiceEndpoint, framing: UpstreamBodyFraming, to buffer: inout some ByteSink) -> Bool {
         var keepAlive = true
-        for (name, value) in headers {
-            let framing = Self.utf8(of: name) { name in
-                HTTP1Syntax.equalsIgnoringCase(name, name.indices, "host")
-                    || HTTP1Syntax.equalsIgnoringCase(name, name.indices, "content-length")
-                    || HTTP1Syntax.equalsIgnoringCase(name, name.indices, "transfer-encoding")
+        buffer.writeRequestHead(method: method.rawValue, target: target, to: service, framing: framing) { buffer in
+            for (name, value) in headers {
+                let framing = Self.utf8(of: name) { name in
+                    HTTP1Syntax.equalsIgnoringCase(name, name.indices, "host")
+                        || HTTP1Syntax.equalsIgnoringCase(name, name.indices, "content-length")
+                        || HTTP1Syntax.equalsIgnoringCase(name, name.indices, "transfer-encoding")
+                }
+                if framing { continue }
+                if let lastField, HTTP1Syntax.namesEqual(name, lastField.name) { continue }
+                if Self.utf8(of: name, { HTTP1Syntax.equalsIgnoringCase($0, $0.indices, "connection") }),
+                    Self.utf8(of: value, { HTTP1Syntax.listContains($0, $0.indices, "close") })
+                {
+                    keepAlive = false
+                }
+                buffer.writeFieldLine(name, value)
             }
-            if framing { continue }
-            if let lastField, HTTP1Syntax.namesEqual(name, lastField.name) { continue }
-            if Self.utf8(of: name, { HTTP1Syntax.equalsIgnoringCase($0, $0.indices, "connection") }),
-                Self.utf8(of: value, { HTTP1Syntax.listContains($0, $0.indices, "close") })
-            {
-                keepAlive = false
-            }
-            buffer.writeFieldLine(name, value)
+            if let lastField { buffer.writeFieldLine(lastField.name, lastField.value) }
         }
-        if let lastField { buffer.writeFieldLine(lastField.name, lastField.value) }
-        if let length = bodyLength ?? (method.definesContent ? 0 : nil) {
-            buffer.write("content-length: ")
-            buffer.write(decimal: length)
-            buffer.write("\r\n")
-        }
-        buffer.write("\r\n")
         return keepAlive
     }
 
@@ -79,12 +74,39 @@ extension UpstreamRequest {
     }
 }
 
-extension HTTPMethod {
-    /// Whether a request with this method is expected to carry content, so it says its length even when it has none.
-    fileprivate var definesContent: Bool {
-        switch self {
-        case .POST, .PUT, .PATCH: return true
-        default: return false
+/// How a request's body is framed on the wire; the gateway always writes the framing itself.
+enum UpstreamBodyFraming {
+    /// No body follows; a method that is expected to carry content still says `content-length: 0`.
+    case none
+    /// `Content-Length`: the body's size, sent whole or streamed.
+    case length(Int)
+    /// `Transfer-Encoding: chunked`: a streamed body of unknown size.
+    case chunked
+}
+
+extension ByteSink {
+    /// A request head for `service` on any of the gateway's upstream paths: the request line (the
+    /// service's base path before `target`), `host`, what `fields` writes (never `host` or
+    /// framing), the framing, and the blank line. `content-length: 0` goes with a POST, PUT or
+    /// PATCH without a body (RFC 9110 section 8.6).
+    mutating func writeRequestHead(method: String, target: String, to service: ServiceEndpoint, framing: UpstreamBodyFraming, fields: (inout Self) -> Void) {
+        write(method)
+        write(byte: HTTP1Syntax.space)
+        write(service.basePath)
+        write(target)
+        write(" HTTP/1.1\r\n")
+        writeFieldLine("host", service.hostHeader)
+        fields(&self)
+        switch framing {
+        case .none:
+            if method == "POST" || method == "PUT" || method == "PATCH" { write("content-length: 0\r\n") }
+        case .length(let length):
+            write("content-length: ")
+            write(decimal: length)
+            write("\r\n")
+        case .chunked:
+            write("transfer-encoding: chunked\r\n")
         }
+        write("\r\n")
     }
 }

@@ -37,7 +37,7 @@ struct StreamingConnectionTests {
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
 
         let first = Exchange()
-        connection.start(first, head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/big"))
+        connection.start(first, request: UpstreamRequest(target: "/big"), service: UpstreamRequestEncodingTests.service)
         // The client fell behind: the proxy paused reading, then the rest of the answer and its
         // end came in one read.
         connection.pauseReading = true
@@ -45,7 +45,7 @@ struct StreamingConnectionTests {
         #expect(first.ended && reused == 1)
 
         let second = Exchange()
-        connection.start(second, head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/small"))
+        connection.start(second, request: UpstreamRequest(target: "/small"), service: UpstreamRequestEncodingTests.service)
         let before = counter.reads
         channel.read()
         #expect(counter.reads == before + 1, "the next exchange's read must reach the socket")

@@ -37,6 +37,17 @@ struct UpstreamRequestEncodingTests {
         #expect(Self.written(UpstreamRequest(method: .HEAD, target: "/p")).head == "HEAD /base/p HTTP/1.1\r\nhost: users.internal:8080\r\n\r\n")
     }
 
+    @Test("a streamed body says its framing, chunked or by length, in place of any the request carries")
+    func streamedFraming() {
+        let request = UpstreamRequest(method: .PUT, target: "/p", headers: ["Transfer-Encoding": "chunked", "content-length": "9"])
+        var chunked = ByteBuffer()
+        _ = request.writeHead(for: Self.service, framing: .chunked, into: &chunked)
+        #expect(String(buffer: chunked) == "PUT /base/p HTTP/1.1\r\nhost: users.internal:8080\r\ntransfer-encoding: chunked\r\n\r\n")
+        var sized = ByteBuffer()
+        _ = request.writeHead(for: Self.service, framing: .length(1_048_576), into: &sized)
+        #expect(String(buffer: sized) == "PUT /base/p HTTP/1.1\r\nhost: users.internal:8080\r\ncontent-length: 1048576\r\n\r\n")
+    }
+
     @Test("the last field is written after the headers, before the framing, in place of any header of its name in any case")
     func lastField() {
         var request = UpstreamRequest(method: .POST, target: "/p", headers: ["X-Request-Deadline-Ms": "900", "accept": "*/*", "x-request-deadline-ms": "800"])
