@@ -625,7 +625,7 @@ extension FastAggregationHandler: LoopProxySink {
         let corsFields = routes.cors?.fields(origin: exchange.request.headerFields[.origin]) ?? []
         var bytes = allocator.buffer(capacity: 768 + exchange.requestID.utf8.count)
         bytes.writeHTTP1StatusLine(status)
-        let passed = head.fields.withLineBytes { lines in
+        let passed = head.lines.withUnsafeReadableBytes { lines in
             Self.writePassedOnFields(lines, replacingHSTS: hsts != nil, cors: corsFields, to: &bytes)
         }
         let length = head.contentLength ?? passed.declaredLength

@@ -246,7 +246,7 @@ struct HTTP1ResponseParser {
         }
         return UpstreamResponseHead(
             status: HTTPResponseStatus(statusCode: head.code),
-            fields: ResponseFields(lines: section.getSlice(at: section.readerIndex + head.fields.lowerBound, length: head.fields.count)!),
+            lines: section.getSlice(at: section.readerIndex + head.fields.lowerBound, length: head.fields.count)!,
             contentLength: contentLength,
             keepAlive: keepAlive
         )

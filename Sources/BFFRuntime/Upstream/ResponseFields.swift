@@ -23,28 +23,6 @@ struct ResponseFields: Sendable {
         storage = .headers(headers)
     }
 
-    /// Calls `body` with the field lines, each ending in CRLF, each valid for
-    /// ``HTTP1Syntax/splitField(_:_:)``: the bytes they came in, or written from the headers.
-    func withLineBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        switch storage {
-        case .lines(let lines):
-            return lines.withUnsafeReadableBytes(body)
-        case .headers(let headers):
-            // Only lines the parser would have accepted, so callers may rely on it either way.
-            var lines = ByteBuffer()
-            for (name, value) in headers {
-                let start = lines.writerIndex
-                lines.writeFieldLine(name, value)
-                let valid = lines.withUnsafeReadableBytes { bytes in
-                    let line = (start - lines.readerIndex)..<(bytes.count - 2)
-                    return HTTP1Syntax.splitField(bytes, line).map { $0.value.count == value.utf8.count } ?? false
-                }
-                if !valid { lines.moveWriterIndex(to: start) }
-            }
-            return lines.withUnsafeReadableBytes(body)
-        }
-    }
-
     /// The fields as `HTTPHeaders`, built anew from the bytes on each read: read it once and keep it.
     var headers: HTTPHeaders {
         switch storage {
@@ -69,7 +47,9 @@ struct ResponseFields: Sendable {
 /// The head of a service's answer as the gateway's codec read it (``HTTP1ResponseParser``).
 struct UpstreamResponseHead {
     var status: HTTPResponseStatus
-    var fields: ResponseFields
+    /// The field lines as they arrived, each ending in CRLF, each valid for ``HTTP1Syntax/splitField(_:_:)``.
+    var lines: ByteBuffer
+    var fields: ResponseFields { ResponseFields(lines: lines) }
     /// The body's length when `Content-Length` frames it; nil for a chunked body, one that runs
     /// until the close, and an answer without a body (a HEAD's, a 204 or 304) whatever it says.
     var contentLength: Int?
