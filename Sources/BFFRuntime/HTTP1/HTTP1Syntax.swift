@@ -109,8 +109,18 @@ enum HTTP1Syntax {
 
     /// Whether the bytes at `range` spell `lowercased`, ignoring ASCII case.
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercased: StaticString) -> Bool {
-        guard range.count == lowercased.utf8CodeUnitCount else { return false }
-        let expected = UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
+        equalsIgnoringCase(bytes, range, lowercased: UnsafeRawBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount))
+    }
+
+    /// Whether the bytes at `range` spell `string` (a lowercased name), ignoring ASCII case.
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, lowercased string: String) -> Bool {
+        guard range.count == string.utf8.count else { return false }
+        var string = string
+        return string.withUTF8 { equalsIgnoringCase(bytes, range, lowercased: UnsafeRawBufferPointer($0)) }
+    }
+
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, lowercased expected: UnsafeRawBufferPointer) -> Bool {
+        guard range.count == expected.count else { return false }
         for offset in 0..<range.count {
             var byte = bytes[range.lowerBound + offset]
             if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
@@ -119,36 +129,19 @@ enum HTTP1Syntax {
         return true
     }
 
-    /// Whether the bytes at `range` spell `string` (a lowercased name), ignoring ASCII case.
-    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, lowercased string: String) -> Bool {
-        guard range.count == string.utf8.count else { return false }
-        var offset = range.lowerBound
-        for expected in string.utf8 {
-            var byte = bytes[offset]
-            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-            guard byte == expected else { return false }
-            offset += 1
-        }
-        return true
-    }
-
     /// Whether the bytes at `a` and at `b` are the same, ignoring ASCII case.
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ a: Range<Int>, _ b: Range<Int>) -> Bool {
-        guard a.count == b.count else { return false }
-        for offset in 0..<a.count {
-            let x = bytes[a.lowerBound + offset]
-            let y = bytes[b.lowerBound + offset]
-            guard x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z")) else { return false }
-        }
-        return true
+        a.count == b.count && zip(bytes[a], bytes[b]).allSatisfy { sameIgnoringCase($0, $1) }
     }
 
     /// Whether two field names are the same, ignoring ASCII case.
     static func namesEqual(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        return zip(a.utf8, b.utf8).allSatisfy { x, y in
-            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
-        }
+        a.utf8.count == b.utf8.count && zip(a.utf8, b.utf8).allSatisfy { sameIgnoringCase($0, $1) }
+    }
+
+    /// Two bytes equal, or the same ASCII letter in either case.
+    private static func sameIgnoringCase(_ x: UInt8, _ y: UInt8) -> Bool {
+        x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
     }
 
     /// Whether the bytes at `range` spell `expected` exactly (a method, a version: case matters).
