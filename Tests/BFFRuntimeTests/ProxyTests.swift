@@ -139,6 +139,35 @@ struct ProxyTests {
     }
 }
 
+extension ProxyTests {
+    @Test("an upload of unknown length goes to the service in chunks and comes back byte for byte")
+    func streamsChunkedUploads() async throws {
+        try await withStubs { stubs in
+            let stub = stubs[0]
+            try await withGateway(spec(service: stub, endpoints: Self.endpoints)) { gateway in
+                try await withTimeLimit(.seconds(60)) {
+                    let body = PatternBody(totalBytes: 4 << 20)
+                    var request = HTTPClientRequest(url: gateway.baseURL + "/echo/chunked")
+                    request.method = .PUT
+                    request.body = .stream(body, length: .unknown)
+                    let response = try await gateway.client.execute(request, timeout: .seconds(60))
+                    #expect(response.status == .ok)
+                    var verifier = PatternVerifier(pattern: body.pattern)
+                    for try await chunk in response.body {
+                        verifier.check(chunk)
+                    }
+                    #expect(verifier.received == body.totalBytes)
+                    #expect(verifier.mismatches == 0, "the echoed bytes differ from those sent")
+                    let seen = try #require(stub.requests.first)
+                    #expect(seen.method == .PUT)
+                    #expect(seen.headers["transfer-encoding"] == ["chunked"])
+                    #expect(seen.headers["content-length"].isEmpty)
+                }
+            }
+        }
+    }
+}
+
 /// A deterministic, non-repeating-per-chunk byte stream: the pattern is a prime length (65521), the
 /// chunks 64 KiB, so a lost, duplicated or reordered chunk shows up as a mismatch.
 struct PatternBody: AsyncSequence, Sendable {
