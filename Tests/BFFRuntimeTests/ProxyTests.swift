@@ -122,13 +122,7 @@ struct ProxyTests {
                     request.headers.add(name: "content-type", value: "application/octet-stream")
                     request.body = .stream(body, length: .known(Int64(body.totalBytes)))
                     let response = try await gateway.client.execute(request, timeout: .seconds(90))
-                    #expect(response.status == .ok)
-                    var verifier = PatternVerifier(pattern: body.pattern)
-                    for try await chunk in response.body {
-                        verifier.check(chunk)
-                    }
-                    #expect(verifier.received == body.totalBytes)
-                    #expect(verifier.mismatches == 0, "the echoed bytes differ from those sent")
+                    try await Self.expectEchoed(body, in: response)
                     let seen = try #require(stub.requests.first)
                     #expect(seen.method == .POST)
                     #expect(seen.uri == "/echo/blob?tag=big")
@@ -140,6 +134,17 @@ struct ProxyTests {
 }
 
 extension ProxyTests {
+    /// Checks that `response` is a 200 whose body is `body`, byte for byte.
+    static func expectEchoed(_ body: PatternBody, in response: HTTPClientResponse) async throws {
+        #expect(response.status == .ok)
+        var verifier = PatternVerifier(pattern: body.pattern)
+        for try await chunk in response.body {
+            verifier.check(chunk)
+        }
+        #expect(verifier.received == body.totalBytes)
+        #expect(verifier.mismatches == 0, "the echoed bytes differ from those sent")
+    }
+
     @Test("an upload of unknown length goes to the service in chunks and comes back byte for byte")
     func streamsChunkedUploads() async throws {
         try await withStubs { stubs in
@@ -151,13 +156,7 @@ extension ProxyTests {
                     request.method = .PUT
                     request.body = .stream(body, length: .unknown)
                     let response = try await gateway.client.execute(request, timeout: .seconds(60))
-                    #expect(response.status == .ok)
-                    var verifier = PatternVerifier(pattern: body.pattern)
-                    for try await chunk in response.body {
-                        verifier.check(chunk)
-                    }
-                    #expect(verifier.received == body.totalBytes)
-                    #expect(verifier.mismatches == 0, "the echoed bytes differ from those sent")
+                    try await Self.expectEchoed(body, in: response)
                     let seen = try #require(stub.requests.first)
                     #expect(seen.method == .PUT)
                     #expect(seen.headers["transfer-encoding"] == ["chunked"])
