@@ -58,11 +58,18 @@ struct HedgeAndDeadlineTests {
                       x: { service: svc, path: /x, timeout: 5s, hedge: { after: p95 } }
                 """
             try await withGateway(yaml) { gateway in
+                // The slowest round trip bounds every call latency the p95 is taken from.
+                var slowest = Duration.zero
+                let clock = ContinuousClock()
                 for _ in 0..<LatencyWindow.minimumSamples {
+                    let started = clock.now
                     let json = try await gateway.get("/x").json()
+                    slowest = max(slowest, clock.now - started)
                     #expect(json.value(at: ["_meta", "calls", "x", "hedged"]) == nil, "no hedging before there is a p95")
                 }
-                stub.on("/x", body: "{}", delay: .milliseconds(500))
+                // Slower than all of them, however slow a busy machine made them, within the call's 5 s.
+                let delay = min(max(.milliseconds(500), slowest * 2), .milliseconds(4500))
+                stub.on("/x", body: "{}", delay: .nanoseconds(delay.nanosecondsValue))
                 let slow = try await gateway.get("/x").json()
                 #expect(slow.value(at: ["_meta", "calls", "x", "hedged"]) == .bool(true))
             }
